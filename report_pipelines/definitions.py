@@ -1,0 +1,62 @@
+"""The code location: one job and one schedule per report in the report store.
+
+The report table is read once per code-location load (``fetch_state``); run workers rebuild the
+same definitions from the state stored with the location, without querying the table again.
+``StateBackedDefinitionsLoader`` is internal Dagster API: the pinned version and
+``test_definitions.py`` guard it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+from dagster._core.definitions.definitions_load_context import StateBackedDefinitionsLoader
+
+from report_pipelines.analysts.base import StatisticalAnalystResource
+from report_pipelines.jobs import ReportShape, build_report_job, build_report_schedule
+from report_pipelines.report_store import ReportStore
+from report_pipelines.resources import ReportStoreResource, SlackResource
+from report_pipelines.warehouses.sqlalchemy import SQLAlchemyWarehouse
+
+STATE_KEY = "report_pipelines/scheduled_reports"
+
+
+def shared_resources() -> dict:
+    """Resources every report job uses; URLs and keys come from the environment by name."""
+    warehouse_url = dg.EnvVar("WAREHOUSE_URL") if os.environ.get("WAREHOUSE_URL") else None
+    return {
+        "report_store": ReportStoreResource(),
+        "warehouse": SQLAlchemyWarehouse(url=warehouse_url),
+        "analyst": StatisticalAnalystResource(),
+        "slack": SlackResource(),
+    }
+
+
+def build_definitions(rows: list[dict]) -> dg.Definitions:
+    """The pure factory: report rows in, Definitions out."""
+    jobs = []
+    schedules = []
+    for row in rows:
+        shape = ReportShape.from_row(row)
+        job = build_report_job(shape)
+        jobs.append(job)
+        schedules.append(build_report_schedule(shape, job))
+    return dg.Definitions(jobs=jobs, schedules=schedules, resources=shared_resources())
+
+
+class ReportDefinitionsLoader(StateBackedDefinitionsLoader[list]):
+    @property
+    def defs_key(self) -> str:
+        return STATE_KEY
+
+    def fetch_state(self) -> list:
+        return ReportStore().job_shaping_rows()
+
+    def defs_from_state(self, state: list) -> dg.Definitions:
+        return build_definitions(state)
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return ReportDefinitionsLoader().build_defs()

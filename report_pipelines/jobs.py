@@ -1,0 +1,107 @@
+"""One partitioned job and one schedule per report, built from the shared ops."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from report_pipelines.models import PARTITION_FORMAT, ScheduleSpec
+from report_pipelines.names import job_name, run_tags, schedule_name
+from report_pipelines.ops import analyze_results, format_slack_message, post_to_slack, query_warehouse
+from report_pipelines.resources import ReportResource, in_memory_results_io_manager
+
+
+@dataclass(frozen=True)
+class ReportShape:
+    """The fields of a stored report that shape its Dagster definitions (see JOB_SHAPING_FIELDS)."""
+
+    id: int
+    slug: str
+    name: str
+    description: str
+    schedule: ScheduleSpec
+    user_id: str
+    created_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, row: dict) -> ReportShape:
+        day_of_month = row.get("day_of_month")
+        schedule = ScheduleSpec.model_validate(
+            {
+                key: value
+                for key, value in {
+                    "frequency": row.get("frequency"),
+                    "time": row.get("schedule_time"),
+                    "timezone": row.get("timezone"),
+                    "enabled": row.get("enabled"),
+                    "day_of_week": row.get("day_of_week"),
+                    "day_of_month": int(day_of_month) if day_of_month and day_of_month.isdigit() else day_of_month,
+                    "cron": row.get("cron"),
+                    "start_date": row.get("start_date"),
+                }.items()
+                if value is not None
+            }
+        )
+        created = dt.datetime.fromisoformat(row["created_at"])
+        return cls(
+            id=int(row["id"]),
+            slug=row["slug"],
+            name=row["name"],
+            description=row.get("description") or "",
+            schedule=schedule,
+            user_id=row["user_id"],
+            created_at=created,
+        )
+
+    @property
+    def first_window_start(self) -> dt.datetime:
+        zone = ZoneInfo(self.schedule.timezone)
+        day = self.schedule.start_date or self.created_at.astimezone(zone).date()
+        return dt.datetime.combine(day, dt.time(), tzinfo=zone)
+
+
+def partitions_for(shape: ReportShape) -> dg.TimeWindowPartitionsDefinition:
+    """Windows follow the report's cron in its timezone, starting at its start date.
+
+    The format keeps %H:%M so sub-daily cron reports never get colliding keys.
+    """
+    return dg.TimeWindowPartitionsDefinition(
+        cron_schedule=shape.schedule.cron_schedule,
+        timezone=shape.schedule.timezone,
+        start=shape.first_window_start.strftime(PARTITION_FORMAT),
+        fmt=PARTITION_FORMAT,
+    )
+
+
+@dg.graph(description="query_warehouse -> analyze_results -> format_slack_message -> post_to_slack")
+def report_graph() -> None:
+    post_to_slack(format_slack_message(analyze_results(query_warehouse())))
+
+
+def build_report_job(shape: ReportShape) -> dg.JobDefinition:
+    return report_graph.to_job(
+        name=job_name(shape.slug),
+        description=f"{shape.name}: {shape.description}".strip(": "),
+        partitions_def=partitions_for(shape),
+        tags=run_tags(shape.id, shape.slug, shape.user_id),
+        # In-process and in-memory: query results and analysis never reach the run storage folder.
+        executor_def=dg.in_process_executor,
+        resource_defs={
+            "report": ReportResource(report_id=shape.id, slug=shape.slug),
+            "io_manager": in_memory_results_io_manager,
+        },
+    )
+
+
+def build_report_schedule(shape: ReportShape, job: dg.JobDefinition) -> dg.ScheduleDefinition:
+    return dg.build_schedule_from_partitioned_job(
+        job,
+        name=schedule_name(shape.slug),
+        description=f"{shape.schedule.cron_schedule} ({shape.schedule.timezone})",
+        default_status=(
+            dg.DefaultScheduleStatus.RUNNING if shape.schedule.enabled else dg.DefaultScheduleStatus.STOPPED
+        ),
+    )

@@ -1,0 +1,310 @@
+"""Report definitions and their validation.
+
+A report file (YAML or JSON) is parsed into a :class:`ReportSpec`; a stored row is a
+:class:`Report`. Every rule about what a valid report is lives here, so the CLI, the store and
+the Dagster definitions agree on it. No Dagster import: this module is plain logic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import yaml
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Frequency = Literal["daily", "weekly", "monthly"]
+NotificationType = Literal["none", "channel", "dm"]
+AnalysisMode = Literal["quick", "deep"]
+Audience = Literal["analyst", "general"]
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# Cron numbers weekdays from Sunday = 0; our files name them.
+_CRON_WEEKDAY = {name: (index + 1) % 7 for index, name in enumerate(WEEKDAYS)}
+MAX_NAME_LENGTH = 120
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
+
+
+class ReportValidationError(ValueError):
+    """A report file or field is invalid; the message names the field and what to fix."""
+
+
+def slugify(name: str) -> str:
+    """``"Daily Sales Report"`` -> ``"daily_sales_report"``: stable Dagster names come from it."""
+    slug = re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+    return slug
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ScheduleSpec(_Strict):
+    """When a report runs: a frequency at HH:MM in an IANA timezone, or a cron string.
+
+    Monthly reports take ``day_of_month`` 1-28 or ``"last"``. The 29th-31st are refused because
+    they do not occur in every month: a report on the 31st would silently skip half the year.
+    ``"last"`` runs on the month's final day (28/29 Feb, 30 Apr, 31 Dec ...).
+    """
+
+    frequency: Frequency | None = None
+    time: str = "09:00"
+    timezone: str = "UTC"
+    enabled: bool = True
+    day_of_week: str | int | None = None
+    day_of_month: int | Literal["last"] | None = None
+    cron: str | None = None
+    start_date: dt.date | None = None
+
+    @field_validator("time")
+    @classmethod
+    def _check_time(cls, value: str) -> str:
+        match = re.fullmatch(r"(\d{1,2}):(\d{2})", value)
+        if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+            raise ValueError(f"time {value!r} must be HH:MM between 00:00 and 23:59")
+        return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        # ZoneInfo also accepts file paths and legacy aliases; the IANA list is the contract.
+        if value not in _iana_timezones():
+            raise ValueError(f"timezone {value!r} is not an IANA timezone name, e.g. Europe/London")
+        try:
+            ZoneInfo(value)
+        except ZoneInfoNotFoundError as err:
+            raise ValueError(f"timezone {value!r} is not available on this system") from err
+        return value
+
+    @field_validator("day_of_week")
+    @classmethod
+    def _check_day_of_week(cls, value: str | int | None) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, int):
+            # 0 = Monday, as in Python's weekday().
+            if not 0 <= value <= 6:
+                raise ValueError(f"day_of_week {value} must be 0 (Monday) to 6 (Sunday)")
+            return WEEKDAYS[value]
+        name = value.strip().lower()
+        for full in WEEKDAYS:
+            if name in (full, full[:3]):
+                return full
+        raise ValueError(f"day_of_week {value!r} must be a weekday name such as monday")
+
+    @field_validator("day_of_month")
+    @classmethod
+    def _check_day_of_month(cls, value: int | str | None) -> int | str | None:
+        if value is None or value == "last":
+            return value
+        if not 1 <= value <= 28:
+            raise ValueError(
+                f"day_of_month {value} must be 1-28 or 'last' (29-31 do not occur in every month)"
+            )
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = " ".join(value.split())
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(f"cron {value!r} is not a valid 5-field cron expression")
+        return value
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> ScheduleSpec:
+        if self.cron is None and self.frequency is None:
+            raise ValueError("give a frequency (daily, weekly, monthly) or a cron expression")
+        if self.cron is not None and self.frequency is not None:
+            raise ValueError("give either frequency or cron, not both")
+        if self.frequency != "weekly" and self.day_of_week is not None:
+            raise ValueError("day_of_week applies only to weekly reports")
+        if self.frequency != "monthly" and self.day_of_month is not None:
+            raise ValueError("day_of_month applies only to monthly reports")
+        return self
+
+    @property
+    def cron_schedule(self) -> str:
+        """The cron string the report's partitions and schedule follow (in ``timezone``)."""
+        if self.cron:
+            return self.cron
+        hour, minute = (int(part) for part in self.time.split(":"))
+        if self.frequency == "daily":
+            return f"{minute} {hour} * * *"
+        if self.frequency == "weekly":
+            return f"{minute} {hour} * * {_CRON_WEEKDAY[self.day_of_week or 'monday']}"
+        day = self.day_of_month or 1
+        return f"{minute} {hour} {'L' if day == 'last' else day} * *"
+
+    @property
+    def period(self) -> str:
+        """The word for one window: day, week, month, or period for a cron schedule."""
+        return {"daily": "day", "weekly": "week", "monthly": "month"}.get(
+            self.frequency or "", "period"
+        )
+
+
+class SlackConfig(_Strict):
+    """Where a report goes: nowhere, a channel (name or ID), or a DM (user ID or email)."""
+
+    notification_type: NotificationType = "channel"
+    slack_channel: str | None = None
+    slack_user_id: str | None = None
+    team_id: str | None = None
+
+    @model_validator(mode="after")
+    def _check_destination(self) -> SlackConfig:
+        if self.notification_type == "channel" and not self.slack_channel:
+            raise ValueError("notification_type 'channel' needs slack_channel, e.g. '#sales'")
+        if self.notification_type == "dm" and not self.slack_user_id:
+            raise ValueError("notification_type 'dm' needs slack_user_id (U... or an email)")
+        return self
+
+    @property
+    def destination(self) -> str | None:
+        if self.notification_type == "channel":
+            return self.slack_channel
+        if self.notification_type == "dm":
+            return self.slack_user_id
+        return None
+
+
+class AnalysisSpec(_Strict):
+    mode: AnalysisMode = "quick"
+    audience: Audience = "analyst"
+
+
+class ReportSpec(_Strict):
+    """A report as written in a report file (the original REST payload)."""
+
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    description: str = ""
+    query: str = Field(min_length=1)
+    schedule: ScheduleSpec
+    user_id: str = Field(min_length=1)
+    slack_config: SlackConfig = Field(default_factory=lambda: SlackConfig(notification_type="none"))
+    analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not slugify(value):
+            raise ValueError(f"name {value!r} needs at least one letter or digit")
+        return value
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.name)
+
+
+class Report(ReportSpec):
+    """A stored report: the spec plus its identity and timestamps."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=False)
+
+    id: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @property
+    def first_window_start(self) -> dt.datetime:
+        """Windows begin at ``start_date`` (default: the day the report was created), local time."""
+        day = self.schedule.start_date or self.created_at.date()
+        return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(self.schedule.timezone))
+
+    def spec(self) -> ReportSpec:
+        return ReportSpec.model_validate(
+            self.model_dump(exclude={"id", "created_at", "updated_at"})
+        )
+
+
+def _iana_timezones() -> frozenset[str]:
+    global _TIMEZONES
+    if _TIMEZONES is None:
+        _TIMEZONES = frozenset(available_timezones())
+    return _TIMEZONES
+
+
+_TIMEZONES: frozenset[str] | None = None
+
+
+def format_validation_error(err: ValidationError) -> str:
+    """One line per problem, each naming the field path: ``schedule.time: ...``."""
+    lines = []
+    for problem in err.errors():
+        where = ".".join(str(part) for part in problem["loc"]) or "report"
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "unknown key; remove it or check its spelling"
+        elif problem["type"] == "missing":
+            message = "required field is missing"
+        elif problem["type"] == "literal_error":
+            message = f"{message} (got {problem.get('input')!r})"
+        lines.append(f"{where}: {message}")
+    return "\n".join(lines)
+
+
+def parse_report(data: Any) -> ReportSpec:
+    """Validate a parsed report document; raises :class:`ReportValidationError`."""
+    if not isinstance(data, dict):
+        raise ReportValidationError("report: the file must hold one mapping (key: value pairs)")
+    try:
+        return ReportSpec.model_validate(data)
+    except ValidationError as err:
+        raise ReportValidationError(format_validation_error(err)) from None
+
+
+def load_report_text(text: str, source: str = "report file") -> ReportSpec:
+    """Parse YAML or JSON text (JSON is valid YAML, but its errors read better as JSON)."""
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ReportValidationError(
+                f"{source}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
+            ) from None
+    else:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            raise ReportValidationError(f"{source}: not valid YAML{where}: {err}") from None
+    if data is None:
+        raise ReportValidationError(f"{source}: the file is empty")
+    return parse_report(data)
+
+
+class ReportWindow(BaseModel):
+    """One run's window: the partition ``[start, end)`` in the report's timezone."""
+
+    model_config = ConfigDict(frozen=True)
+
+    partition_key: str
+    start: dt.datetime
+    end: dt.datetime
+    timezone: str
+
+    def query_parameters(self) -> dict[str, Any]:
+        """The four parameters every warehouse binds: ``@window_start`` ... ``@window_end_date``."""
+        return {
+            "window_start": self.start,
+            "window_end": self.end,
+            "window_start_date": self.start.date(),
+            "window_end_date": self.end.date(),
+        }
+
+    def describe(self) -> str:
+        """``2026-11-26 09:00 → 2026-11-27 09:00 Europe/London``."""
+        zone = ZoneInfo(self.timezone)
+        start = self.start.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        end = self.end.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        return f"{start} → {end} {self.timezone}"

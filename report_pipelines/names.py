@@ -1,0 +1,27 @@
+"""Every Dagster name for a report comes from its slug, here and only here.
+
+Schedule on/off state is stored by name, so these must never change for an existing report.
+"""
+
+from __future__ import annotations
+
+CODE_LOCATION = "report_pipelines"
+TAG_REPORT = "report_pipelines/report"
+TAG_REPORT_ID = "report_pipelines/report_id"
+TAG_OWNER = "report_pipelines/owner"
+TAG_SLACK_CHANNEL = "report_pipelines/slack_channel"
+TAG_SLACK_TS = "report_pipelines/slack_ts"
+TAG_DELIVERY = "report_pipelines/delivery"
+
+
+def job_name(slug: str) -> str:
+    return f"report_{slug}"
+
+
+def schedule_name(slug: str) -> str:
+    return f"report_{slug}_schedule"
+
+
+def run_tags(report_id: int, slug: str, owner: str) -> dict[str, str]:
+    # TAG_REPORT doubles as the concurrency key in dagster.yaml: one run per report at a time.
+    return {TAG_REPORT: slug, TAG_REPORT_ID: str(report_id), TAG_OWNER: owner}

@@ -1,0 +1,204 @@
+"""The four ops every report job shares. They orchestrate and attach metadata; the logic lives in
+the warehouse, analyst and Slack modules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from report_pipelines.analysts.base import AnalystResource
+from report_pipelines.analysts.types import Analysis
+from report_pipelines.models import Report, ReportWindow
+from report_pipelines.names import TAG_DELIVERY, TAG_SLACK_CHANNEL, TAG_SLACK_TS
+from report_pipelines.report_store import ReportNotFound, SecretKeyError
+from report_pipelines.resources import ReportResource, ReportStoreResource, SlackResource
+from report_pipelines.slack.blocks import ReportMessage, build_report_message, validate_message
+from report_pipelines.slack.delivery import SlackDeliveryError
+from report_pipelines.warehouses.base import QueryResult, WarehouseError, WarehouseResource
+
+
+@dataclass
+class ReportData:
+    report: Report
+    window: ReportWindow
+    result: QueryResult
+
+
+@dataclass
+class AnalysedReport:
+    data: ReportData
+    analysis: Analysis
+
+
+@dataclass
+class FormattedReport:
+    data: ReportData
+    blocks: list
+    text: str
+
+
+def webserver_url() -> str:
+    return os.environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000").rstrip("/")
+
+
+def window_for(context: dg.OpExecutionContext, report: Report) -> ReportWindow:
+    if not context.has_partition_key:
+        raise dg.Failure(
+            description=(
+                "a report run needs a window: launch it with a partition (pick one in the launchpad,"
+                " or `report-pipelines run SLUG --partition KEY`)"
+            )
+        )
+    window = context.partition_time_window
+    return ReportWindow(
+        partition_key=context.partition_key,
+        start=window.start,
+        end=window.end,
+        timezone=report.schedule.timezone,
+    )
+
+
+@dg.op(description="Run the report's SQL for the run's window against the warehouse.")
+def query_warehouse(
+    context: dg.OpExecutionContext,
+    report: ReportResource,
+    report_store: ReportStoreResource,
+    warehouse: WarehouseResource,
+) -> ReportData:
+    try:
+        current = report_store.get_store().get(report.report_id)
+    except ReportNotFound as err:
+        raise dg.Failure(
+            description=f"report {report.slug} (id {report.report_id}) was deleted from the report store"
+        ) from err
+    window = window_for(context, current)
+    try:
+        result = warehouse.run_query(current.query, window)
+    except WarehouseError as err:
+        raise dg.Failure(
+            description=f"{current.name}: {err}",
+            metadata={"warehouse": warehouse.label, "window": window.describe()},
+        ) from err
+    context.add_output_metadata(
+        {
+            "window": window.describe(),
+            "rows": result.row_count,
+            "truncated": result.truncated,
+            "row_cap": result.row_cap,
+            "columns": ", ".join(str(c) for c in result.frame.columns),
+            "window_parameters": ", ".join(result.parameters_used) or "none",
+            "warehouse": result.warehouse,
+            **result.metadata,
+        }
+    )
+    return ReportData(report=current, window=window, result=result)
+
+
+@dg.op(description="Summarise the result: exact metrics plus insights and recommendations.")
+def analyze_results(
+    context: dg.OpExecutionContext, data: ReportData, analyst: AnalystResource
+) -> AnalysedReport:
+    report = data.report
+    analysis = analyst.analyze(
+        data.result.frame,
+        window=data.window,
+        period=report.schedule.period,
+        audience=report.analysis.audience,
+        mode=report.analysis.mode,
+        truncated=data.result.truncated,
+        report_name=report.name,
+        context=context,
+    )
+    context.add_output_metadata(
+        {
+            "analyst": analysis.analyst,
+            "summary": analysis.summary,
+            "insights": len(analysis.insights),
+            "notes": "\n".join(analysis.notes) or "none",
+        }
+    )
+    return AnalysedReport(data=data, analysis=analysis)
+
+
+@dg.op(description="Render the Slack Block Kit message (pure formatting, Slack's limits held).")
+def format_slack_message(
+    context: dg.OpExecutionContext, analysed: AnalysedReport
+) -> FormattedReport:
+    data = analysed.data
+    zone = ZoneInfo(data.report.schedule.timezone)
+    now = dt.datetime.now(zone)
+    blocks, text = build_report_message(
+        ReportMessage(
+            name=data.report.name,
+            description=data.report.description,
+            window=data.window,
+            run_time=now,
+            frame=data.result.frame,
+            total_rows=data.result.row_count,
+            truncated=data.result.truncated,
+            analysis=analysed.analysis,
+            run_url=f"{webserver_url()}/runs/{context.run_id}",
+            generated_at=now,
+        )
+    )
+    problems = validate_message(blocks, text)
+    if problems:
+        # The formatter guarantees the limits; reaching this is a bug worth a loud failure.
+        raise dg.Failure(description="the rendered message breaks Slack's limits: " + "; ".join(problems))
+    context.add_output_metadata({"blocks": len(blocks), "fallback_text": text})
+    return FormattedReport(data=data, blocks=blocks, text=text)
+
+
+@dg.op(description="Post the message to Slack, or write a preview when no workspace is set up.")
+def post_to_slack(
+    context: dg.OpExecutionContext,
+    message: FormattedReport,
+    slack: SlackResource,
+    report_store: ReportStoreResource,
+) -> None:
+    report = message.data.report
+    try:
+        delivery = slack.deliver(
+            report_store.get_store(), report, message.data.window.partition_key,
+            message.blocks, message.text,
+        )
+    except (SlackDeliveryError, SecretKeyError, ReportNotFound) as err:
+        raise dg.Failure(
+            description=f"{report.name}: {err}",
+            metadata={"destination": report.slack_config.destination or "none"},
+        ) from err
+    metadata: dict = {"delivery": delivery.status, "detail": delivery.detail}
+    tags = {TAG_DELIVERY: delivery.status}
+    if delivery.status == "posted":
+        metadata.update({"slack_channel": delivery.channel, "slack_ts": delivery.ts, "team_id": delivery.team_id})
+        tags.update({TAG_SLACK_CHANNEL: delivery.channel or "", TAG_SLACK_TS: delivery.ts or ""})
+    if delivery.preview_path:
+        metadata["preview_path"] = dg.MetadataValue.path(delivery.preview_path)
+        metadata["preview"] = dg.MetadataValue.md(preview_markdown(message.blocks))
+    context.instance.add_run_tags(context.run_id, tags)
+    context.log.info(delivery.detail)
+    context.add_output_metadata(metadata)
+
+
+def preview_markdown(blocks: list[dict]) -> str:
+    """A readable markdown rendering of Block Kit, for the run's metadata panel."""
+    lines: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            lines.append(f"## {block['text']['text']}")
+        elif kind == "section":
+            if "text" in block:
+                lines.append(block["text"]["text"])
+            for field in block.get("fields", []):
+                lines.append(field["text"])
+        elif kind == "context":
+            lines.append(" · ".join(element.get("text", "") for element in block.get("elements", [])))
+        elif kind == "divider":
+            lines.append("---")
+        lines.append("")
+    return "\n".join(lines)

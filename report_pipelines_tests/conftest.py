@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from report_pipelines.demo.data import build_demo_warehouse
+
+REPORTS = Path(__file__).parent / "reports"
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("warehouse") / "demo_warehouse.duckdb"
+    build_demo_warehouse(path)
+    return path
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch, demo_warehouse_file) -> Path:
+    """A fresh DAGSTER_HOME with the demo warehouse in it and no outside configuration."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(Path(__file__).parents[1] / "report_pipelines" / "instance" / "dagster.yaml", home)
+    shutil.copy(demo_warehouse_file, home / "demo_warehouse.duckdb")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    for name in (
+        "REPORT_STORE_URL", "WAREHOUSE_URL", "SLACK_API_URL", "GOOGLE_API_KEY", "SLACK_BOT_TOKEN",
+        "REPORT_PIPELINES_SECRET_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    # slack_sdk honours HTTP(S)_PROXY; local fakes must be reached directly.
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    return home
+
+
+@pytest.fixture
+def secret_key(monkeypatch) -> str:
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("REPORT_PIPELINES_SECRET_KEY", key)
+    return key

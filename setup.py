@@ -1,0 +1,42 @@
+from setuptools import find_packages, setup
+
+# Dagster and its integrations are released in lock-step; unpinned, pip resolves ancient
+# integration releases. Move them together.
+DAGSTER = "1.13.27"
+INTEGRATIONS = "0.29.27"
+
+setup(
+    name="report_pipelines",
+    version="0.1.0",
+    description="Scheduled, AI-analysed data reports delivered to Slack, orchestrated by Dagster",
+    packages=find_packages(exclude=["report_pipelines_tests*", "benchmarks*"]),
+    package_data={"report_pipelines": ["demo/reports/*.yaml", "instance/*.yaml"]},
+    python_requires=">=3.11",
+    install_requires=[
+        f"dagster=={DAGSTER}",
+        f"dagster-webserver=={DAGSTER}",
+        f"dagster-graphql=={DAGSTER}",
+        f"dagster-slack=={INTEGRATIONS}",
+        f"dagster-gcp=={INTEGRATIONS}",
+        f"dagster-postgres=={INTEGRATIONS}",
+        "slack_sdk>=3.48,<4",
+        "google-genai>=1.0",
+        "sqlalchemy>=2.0,<3",
+        "duckdb>=1.1",
+        "duckdb-engine>=0.13",
+        "pandas>=2.1",
+        "pydantic>=2.6,<3",
+        "pyyaml>=6",
+        "croniter>=2",
+        "cryptography>=42",
+        "click>=8",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8",
+            "hypothesis>=6.100",
+            "requests>=2.31",
+        ],
+    },
+    entry_points={"console_scripts": ["report-pipelines=report_pipelines.cli:main"]},
+)
