@@ -35,14 +35,15 @@ def shared_resources() -> dict:
 
 def build_definitions(rows: list[dict]) -> dg.Definitions:
     """The pure factory: report rows in, Definitions out."""
+    resources = shared_resources()
     jobs = []
     schedules = []
     for row in rows:
         shape = ReportShape.from_row(row)
-        job = build_report_job(shape)
+        job = build_report_job(shape, resources)
         jobs.append(job)
         schedules.append(build_report_schedule(shape, job))
-    return dg.Definitions(jobs=jobs, schedules=schedules, resources=shared_resources())
+    return dg.Definitions(jobs=jobs, schedules=schedules)
 
 
 class ReportDefinitionsLoader(StateBackedDefinitionsLoader[list]):

@@ -81,7 +81,7 @@ def report_graph() -> None:
     post_to_slack(format_slack_message(analyze_results(query_warehouse())))
 
 
-def build_report_job(shape: ReportShape) -> dg.JobDefinition:
+def build_report_job(shape: ReportShape, shared_resources: dict) -> dg.JobDefinition:
     return report_graph.to_job(
         name=job_name(shape.slug),
         description=f"{shape.name}: {shape.description}".strip(": "),
@@ -90,6 +90,7 @@ def build_report_job(shape: ReportShape) -> dg.JobDefinition:
         # In-process and in-memory: query results and analysis never reach the run storage folder.
         executor_def=dg.in_process_executor,
         resource_defs={
+            **shared_resources,
             "report": ReportResource(report_id=shape.id, slug=shape.slug),
             "io_manager": in_memory_results_io_manager,
         },

@@ -1,7 +1,8 @@
 """The four ops every report job shares. They orchestrate and attach metadata; the logic lives in
 the warehouse, analyst and Slack modules."""
 
-from __future__ import annotations
+# No "from __future__ import annotations": Dagster reads these annotations at definition time.
+
 
 import datetime as dt
 import os

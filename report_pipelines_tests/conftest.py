@@ -43,3 +43,20 @@ def secret_key(monkeypatch) -> str:
     key = Fernet.generate_key().decode()
     monkeypatch.setenv("REPORT_PIPELINES_SECRET_KEY", key)
     return key
+
+
+@pytest.fixture
+def demo_store(home):
+    """The report store in ``home`` holding the three demo reports."""
+    from importlib import resources
+
+    from report_pipelines.cli import DEMO_REPORTS
+    from report_pipelines.models import load_report_text
+    from report_pipelines.report_store import ReportStore
+
+    store = ReportStore()
+    store.create_tables()
+    for name in DEMO_REPORTS:
+        text = (resources.files("report_pipelines") / "demo" / "reports" / name).read_text()
+        store.add(load_report_text(text))
+    return store

@@ -40,6 +40,7 @@ from report_pipelines.analysts.types import (
     TrendPoint,
 )
 from report_pipelines.models import ReportWindow
+from report_pipelines.slack.blocks import format_number
 
 ANALYST_NAME = "statistical"
 # Checked keyword by keyword, so a "units" column never outranks a "revenue" column that
@@ -52,6 +53,7 @@ TOP_VALUES = 3
 ID_COLUMN_MIN_ROWS = 20
 CONCENTRATION_SHARE = Decimal(50)
 MAX_OTHER_TOTALS = 5
+MAX_LABEL_DIGITS = 4000
 
 # Wide enough that no addition of database numbers rounds. Only additions and comparisons run
 # under it: a division would try to expand a repeating fraction to MAX_PREC digits.
@@ -101,7 +103,8 @@ def analyze(
     numeric, texts, times, notes = _profile(frame)
 
     metrics = [column.metrics() for column in numeric]
-    primary = _primary_metric(numeric)
+    primary_index = _primary_metric(numeric)
+    primary = numeric[primary_index] if primary_index is not None else None
     measured = primary if primary is not None and primary.usable else None
 
     categories = [_category_top(text, measured, row_count) for text in texts]
@@ -114,7 +117,7 @@ def analyze(
         row_count=row_count,
         truncated=truncated,
         metrics=metrics,
-        primary=primary,
+        primary=metrics[primary_index] if primary_index is not None else None,
         categories=categories,
         trend=trend,
         nonfinite={column.name: column.nonfinite for column in numeric if column.nonfinite},
@@ -178,6 +181,7 @@ class _GroupedColumn:
     name: str
     codes: np.ndarray
     labels: list
+    is_time: bool = False
 
 
 @dataclass
@@ -188,16 +192,10 @@ class _Facts:
     row_count: int
     truncated: bool
     metrics: list[ColumnMetrics]
-    primary: _NumericColumn | None
+    primary: ColumnMetrics | None
     categories: list[CategoryTop]
     trend: Trend | None
     nonfinite: dict[str, int]
-
-    @property
-    def primary_metrics(self) -> ColumnMetrics | None:
-        if self.primary is None:
-            return None
-        return next(m for m in self.metrics if m.column == self.primary.name)
 
 
 def _profile(
@@ -212,7 +210,7 @@ def _profile(
     # By position: column labels may repeat, and frame[label] would then return a frame.
     for index in range(frame.shape[1]):
         series = frame.iloc[:, index]
-        name = str(frame.columns[index])
+        name = _column_name(frame.columns[index])
         column = _classify(name, series)
         if isinstance(column, _NumericColumn):
             numeric.append(column)
@@ -222,22 +220,18 @@ def _profile(
                     f"{'' if column.nonfinite == 1 else 's'} (inf/-inf) left out of the total, "
                     "average, minimum and maximum."
                 )
-        elif isinstance(column, tuple):
-            role, grouped = column
-            if role == "time":
-                times.append(grouped)
-            elif len(texts) < MAX_CATEGORY_COLUMNS:
-                nonnull = int(np.count_nonzero(grouped.codes >= 0))
-                if row_count > ID_COLUMN_MIN_ROWS and len(grouped.labels) == nonnull:
-                    notes.append(f"{name}: every value is different, so it is not ranked.")
-                else:
-                    texts.append(grouped)
+        elif isinstance(column, _GroupedColumn) and column.is_time:
+            times.append(column)
+        elif isinstance(column, _GroupedColumn) and len(texts) < MAX_CATEGORY_COLUMNS:
+            nonnull = int(np.count_nonzero(column.codes >= 0))
+            if row_count > ID_COLUMN_MIN_ROWS and len(column.labels) == nonnull:
+                notes.append(f"{name}: every value is different, so it is not ranked.")
+            else:
+                texts.append(column)
     return numeric, texts, times, notes
 
 
-def _classify(
-    name: str, series: pd.Series
-) -> _NumericColumn | tuple[str, _GroupedColumn] | None:
+def _classify(name: str, series: pd.Series) -> _NumericColumn | _GroupedColumn | None:
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
         return None
@@ -250,7 +244,7 @@ def _classify(
     if isinstance(dtype, pd.DatetimeTZDtype) or (
         isinstance(dtype, np.dtype) and dtype.kind == "M"
     ):
-        return "time", _datetime64_column(name, series)
+        return _datetime64_column(name, series)
     if (isinstance(dtype, np.dtype) and dtype.kind in "mcV") or isinstance(
         dtype, (pd.PeriodDtype, pd.IntervalDtype)
     ):
@@ -293,12 +287,12 @@ def _datetime64_column(name: str, series: pd.Series) -> _GroupedColumn:
         labels: list = [stamp.date() for stamp in index]
     else:
         labels = [stamp.to_pydatetime(warn=False) for stamp in index]
-    return _GroupedColumn(name, np.asarray(codes), labels)
+    return _GroupedColumn(name, np.asarray(codes), labels, is_time=True)
 
 
 def _object_column(
     name: str, series: pd.Series, *, force_text: bool = False
-) -> _NumericColumn | tuple[str, _GroupedColumn] | None:
+) -> _NumericColumn | _GroupedColumn | None:
     """Classify a column by the Python types of its values (object, string, Arrow, category)."""
     notna = _notna(series)
     positions = np.flatnonzero(notna)
@@ -308,7 +302,7 @@ def _object_column(
     values = series.to_numpy(dtype=object)[positions]
     types = {type(value) for value in values}
     if force_text or all(issubclass(t, str) for t in types):
-        return "text", _grouped(name, len(series), positions, values, types)
+        return _grouped(name, len(series), positions, values, types)
     if all(_is_int_type(t) for t in types):
         return _exact_column(name, "int", positions, values)
     if all(_is_int_type(t) or issubclass(t, Decimal) for t in types):
@@ -321,8 +315,8 @@ def _object_column(
         return None
     time_grouped = _time_grouped(name, len(series), positions, values, types)
     if time_grouped is not None:
-        return "time", time_grouped
-    return "text", _grouped(name, len(series), positions, values, types)
+        return time_grouped
+    return _grouped(name, len(series), positions, values, types)
 
 
 def _exact_column(
@@ -351,12 +345,17 @@ def _time_grouped(
     name: str, length: int, positions: np.ndarray, values: np.ndarray, types: set[type]
 ) -> _GroupedColumn | None:
     if all(issubclass(t, dt.date) and not issubclass(t, dt.datetime) for t in types):
-        return _grouped(name, length, positions, values, types, stringify=False)
+        return _grouped(name, length, positions, values, types, time=True)
     if all(issubclass(t, dt.datetime) for t in types):
         # Naive and aware datetimes cannot be ordered against each other.
         awareness = {value.utcoffset() is not None for value in values}
         if len(awareness) == 1:
-            return _grouped(name, length, positions, values, types, stringify=False)
+            grouped = _grouped(name, length, positions, values, types, time=True)
+            grouped.labels = [
+                label.to_pydatetime(warn=False) if isinstance(label, pd.Timestamp) else label
+                for label in grouped.labels
+            ]
+            return grouped
     return None
 
 
@@ -367,18 +366,30 @@ def _grouped(
     values: np.ndarray,
     types: set[type],
     *,
-    stringify: bool = True,
+    time: bool = False,
 ) -> _GroupedColumn:
-    if stringify and not all(issubclass(t, str) for t in types):
+    if not time and not all(issubclass(t, str) for t in types):
         # Labels are shown as text, and hashing raw mixed values can fail (signalling NaN).
-        values = np.asarray([str(value) for value in values], dtype=object)
+        values = np.asarray([_label(value) for value in values], dtype=object)
     codes_present, uniques = pd.factorize(values)
     codes = np.full(length, -1, dtype=np.intp)
     codes[positions] = codes_present
-    labels = list(uniques)
-    if stringify:
-        labels = [str(label) for label in labels]
-    return _GroupedColumn(name, codes, labels)
+    labels = list(uniques) if time else [str(label) for label in uniques]
+    return _GroupedColumn(name, codes, labels, is_time=time)
+
+
+def _column_name(label: object) -> str:
+    if isinstance(label, tuple):
+        # MultiIndex columns: ("sales", 2026) reads as "sales / 2026", not a tuple repr.
+        return " / ".join(text for text in map(str, label) if text)
+    return str(label)
+
+
+def _label(value: object) -> str:
+    if isinstance(value, int) and abs(value) >= 10**MAX_LABEL_DIGITS:
+        # Python refuses to print ints of more than 4300 digits (int_max_str_digits).
+        return format(Decimal(value), ".4e")
+    return str(value)
 
 
 def _is_int_type(t: type) -> bool:
@@ -440,15 +451,17 @@ def _fits_int64(values: np.ndarray) -> bool:
 def _exact_mean(total: int | Decimal, count: int) -> Decimal:
     """``total / count`` rounded half-to-even to 2 places, without intermediate rounding."""
     hundredths = round(Fraction(total) * 100 / count)
-    return Decimal(f"{hundredths}E-2")
+    # Via the int constructor, not a string: Python will not print ints past 4300 digits.
+    return Decimal(hundredths).scaleb(-2, _EXACT_SUMS)
 
 
-def _primary_metric(numeric: list[_NumericColumn]) -> _NumericColumn | None:
+def _primary_metric(numeric: list[_NumericColumn]) -> int | None:
+    """The index of the column the sentences lead with (column names may repeat)."""
     for keyword in PRIMARY_METRIC_KEYWORDS:
-        for column in numeric:
+        for index, column in enumerate(numeric):
             if keyword in column.name.lower():
-                return column
-    return numeric[0] if numeric else None
+                return index
+    return 0 if numeric else None
 
 
 def _group_sums(metric: _NumericColumn, codes: np.ndarray, groups: int) -> list[Number]:
@@ -508,10 +521,18 @@ def _trend(times: list[_GroupedColumn], measured: _NumericColumn | None) -> Tren
     if measured is None:
         return None
     for time in times:
-        if len(time.labels) < 2:
+        groups = len(time.labels)
+        if groups < 2:
             continue
-        sums = _group_sums(measured, time.codes, len(time.labels))
-        order = sorted(range(len(time.labels)), key=lambda g: time.labels[g])
+        # A time value whose rows all lack the measure has no figure; plotting it as zero
+        # would report a drop that is really missing data.
+        measured_codes = time.codes[measured.positions]
+        present = np.bincount(measured_codes[measured_codes >= 0], minlength=groups)
+        kept = [g for g in range(groups) if present[g]]
+        if len(kept) < 2:
+            continue
+        sums = _group_sums(measured, time.codes, groups)
+        order = sorted(kept, key=lambda g: time.labels[g])
         points = [TrendPoint(time.labels[g], sums[g]) for g in order]
         peak = low = points[0]
         # Strict comparisons keep the earliest point on ties.
@@ -534,7 +555,7 @@ def _trend(times: list[_GroupedColumn], measured: _NumericColumn | None) -> Tren
 
 def _analyst_text(facts: _Facts) -> tuple[str, list[str], list[str]]:
     window = f"the {facts.period} {facts.window_start} → {facts.window_end}"
-    primary = facts.primary_metrics
+    primary = facts.primary
     if not facts.row_count:
         summary = f"No rows for {window}: the query returned an empty result."
     else:
@@ -545,16 +566,16 @@ def _analyst_text(facts: _Facts) -> tuple[str, list[str], list[str]]:
             summary += f" {primary.column} has no values to total."
         else:
             summary += (
-                f" {primary.column} totalled {_fmt(primary.total)} (average "
-                f"{_fmt(primary.average)}, min {_fmt(primary.minimum)}, "
-                f"max {_fmt(primary.maximum)})."
+                f" {primary.column} totalled {format_number(primary.total)} (average "
+                f"{format_number(primary.average)}, min {format_number(primary.minimum)}, "
+                f"max {format_number(primary.maximum)})."
             )
     summary += _truncation_sentence(facts)
 
     insights = [_analyst_category_sentence(top, primary, facts) for top in facts.categories]
     if facts.trend is not None:
         insights.append(_analyst_trend_sentence(facts.trend))
-    others = [m for m in facts.metrics if primary is None or m.column != primary.column]
+    others = [metric for metric in facts.metrics if metric is not primary]
     if others:
         insights.append(_other_totals_sentence(others))
 
@@ -565,15 +586,17 @@ def _analyst_text(facts: _Facts) -> tuple[str, list[str], list[str]]:
 def _general_text(facts: _Facts) -> tuple[str, list[str], list[str]]:
     opener = _PERIOD_OPENER[facts.period]
     dates = f"({facts.window_start} → {facts.window_end})"
-    primary = facts.primary_metrics
+    primary = facts.primary
     if not facts.row_count:
-        summary = f"No rows came back for this {facts.period} {dates}, so there is nothing to report."
+        summary = (
+            f"No rows came back for this {facts.period} {dates}, so there is nothing to report."
+        )
     elif primary is None or primary.average is None:
         noun = _plural(facts.row_count, "record")
         summary = f"{opener} report {dates} covers {noun}."
     else:
         summary = (
-            f"{opener} {primary.column} {dates} came to {_fmt(primary.total)} "
+            f"{opener} {primary.column} {dates} came to {format_number(primary.total)} "
             f"across {_plural(facts.row_count, 'record')}."
         )
     summary += _truncation_sentence(facts)
@@ -591,8 +614,8 @@ def _truncation_sentence(facts: _Facts) -> str:
     if not facts.truncated:
         return ""
     return (
-        f" Only the first {_fmt(facts.row_count)} rows were analysed because the result hit "
-        "the row cap."
+        f" Only the first {format_number(facts.row_count)} rows were analysed because the "
+        "result hit the row cap."
     )
 
 
@@ -601,19 +624,19 @@ def _analyst_category_sentence(
 ) -> str:
     (leader, lead), *rest = top.values
     if top.distinct == 1:
-        return f"Every {top.column} value is {leader}."
+        return f"{leader} is the only {top.column} value."
     if top.measure == "rows":
         share = _share(lead, facts.row_count)
-        sentence = f"By {top.column}, {leader} had the most rows: {_fmt(lead)}"
+        sentence = f"By {top.column}, {leader} had the most rows: {format_number(lead)}"
         sentence += f" ({share}% of rows)" if share is not None else ""
     else:
         share = _share(lead, primary.total) if primary is not None else None
-        sentence = f"By {top.column}, {leader} led {top.measure} with {_fmt(lead)}"
+        sentence = f"By {top.column}, {leader} led {top.measure} with {format_number(lead)}"
         sentence += f" ({share}% of the total)" if share is not None else ""
-    followers = [f"{label} ({_fmt(value)})" for label, value in rest]
+    followers = [f"{label} ({format_number(value)})" for label, value in rest]
     if followers:
         sentence += ", followed by " + " and ".join(followers)
-    return f"{sentence}; {_fmt(top.distinct)} distinct values."
+    return f"{sentence}; {format_number(top.distinct)} distinct values."
 
 
 def _general_category_sentence(
@@ -622,32 +645,32 @@ def _general_category_sentence(
     leader, lead = top.values[0]
     if top.measure == "rows":
         return (
-            f"{leader} came up most often: {_fmt(lead)} of "
+            f"{leader} came up most often: {format_number(lead)} of "
             f"{_plural(facts.row_count, 'record')}."
         )
     share = _share(lead, primary.total) if primary is not None else None
     share_text = f", {share}% of the total" if share is not None else ""
-    return f"{leader} brought in the most {top.measure}: {_fmt(lead)}{share_text}."
+    return f"{leader} brought in the most {top.measure}: {format_number(lead)}{share_text}."
 
 
 def _analyst_trend_sentence(trend: Trend) -> str:
     first, last = trend.first, trend.last
     span = (
-        f"from {_fmt(first.value)} on {_when(first.when)} "
-        f"to {_fmt(last.value)} on {_when(last.when)}"
+        f"from {format_number(first.value)} on {_when(first.when)} "
+        f"to {format_number(last.value)} on {_when(last.when)}"
     )
     movement = _movement(trend)
     if movement is None:
         sentence = (
-            f"{trend.measure} ended where it started, at {_fmt(last.value)} "
+            f"{trend.measure} ended where it started, at {format_number(last.value)} "
             f"on {_when(first.when)} and {_when(last.when)}"
         )
     else:
         sentence = f"{trend.measure} {movement} {span}"
     return (
-        f"{sentence}; peak {_fmt(trend.peak.value)} on {_when(trend.peak.when)}, "
-        f"low {_fmt(trend.low.value)} on {_when(trend.low.when)} "
-        f"({_fmt(trend.points)} {trend.time_column} values)."
+        f"{sentence}; peak {format_number(trend.peak.value)} on {_when(trend.peak.when)}, "
+        f"low {format_number(trend.low.value)} on {_when(trend.low.when)} "
+        f"({format_number(trend.points)} {trend.time_column} values)."
     )
 
 
@@ -656,24 +679,29 @@ def _general_trend_sentence(trend: Trend, period: str) -> str:
     if movement is None:
         return (
             f"{trend.measure} finished the {period} where it started, at "
-            f"{_fmt(trend.last.value)}, and was highest on {_when(trend.peak.when)} "
-            f"({_fmt(trend.peak.value)})."
+            f"{format_number(trend.last.value)}, and was highest on {_when(trend.peak.when)} "
+            f"({format_number(trend.peak.value)})."
         )
+    first, last, peak = trend.first, trend.last, trend.peak
     return (
-        f"{trend.measure} {movement} over the {period}, from {_fmt(trend.first.value)} on "
-        f"{_when(trend.first.when)} to {_fmt(trend.last.value)} on {_when(trend.last.when)}, "
-        f"and was highest on {_when(trend.peak.when)} ({_fmt(trend.peak.value)})."
+        f"{trend.measure} {movement} over the {period}, from {format_number(first.value)} on "
+        f"{_when(first.when)} to {format_number(last.value)} on {_when(last.when)}, "
+        f"and was highest on {_when(peak.when)} ({format_number(peak.value)})."
     )
 
 
 def _movement(trend: Trend) -> str | None:
-    """"rose 12.5%" / "fell 3.0%" / "rose" (from zero), or None when flat."""
+    """How the trend moved, e.g. ``rose 12.5%``; just ``rose`` from zero; None when flat."""
     first, last = trend.first.value, trend.last.value
     if last == first:
         return None
     verb = "rose" if last > first else "fell"
     change = _percent(abs(_fraction(last) - _fraction(first)), abs(_fraction(first)))
-    return f"{verb} {change}%" if change is not None else verb
+    if change is None:
+        return verb
+    if not change:
+        return f"{verb} by less than 0.1%"
+    return f"{verb} {change}%"
 
 
 def _other_totals_sentence(others: list[ColumnMetrics]) -> str:
@@ -682,7 +710,8 @@ def _other_totals_sentence(others: list[ColumnMetrics]) -> str:
         if metric.average is None:
             parts.append(f"{metric.column} (no values)")
         else:
-            parts.append(f"{metric.column} {_fmt(metric.total)} (average {_fmt(metric.average)})")
+            total, average = format_number(metric.total), format_number(metric.average)
+            parts.append(f"{metric.column} {total} (average {average})")
     more = len(others) - MAX_OTHER_TOTALS
     tail = f", and {_plural(more, 'more column')}" if more > 0 else ""
     return f"Other totals: {', '.join(parts)}{tail}."
@@ -690,7 +719,7 @@ def _other_totals_sentence(others: list[ColumnMetrics]) -> str:
 
 def _recommendations(facts: _Facts, *, general: bool) -> list[str]:
     period = facts.period
-    primary = facts.primary_metrics
+    primary = facts.primary
     trend = facts.trend
     advice: list[str] = []
     if not facts.row_count:
@@ -713,7 +742,7 @@ def _recommendations(facts: _Facts, *, general: bool) -> list[str]:
         else:
             advice.append(
                 "Aggregate the query or raise the row cap: these figures cover only the first "
-                f"{_fmt(facts.row_count)} rows."
+                f"{format_number(facts.row_count)} rows."
             )
     if not general:
         for column, count in facts.nonfinite.items():
@@ -723,9 +752,7 @@ def _recommendations(facts: _Facts, *, general: bool) -> list[str]:
             )
     if facts.row_count and primary is not None and primary.average is None:
         advice.append(f"Check why {primary.column} has no values this {period}.")
-    falling = trend is not None and trend.last.value < trend.first.value
-    if falling:
-        assert trend is not None
+    if trend is not None and trend.last.value < trend.first.value:
         if general:
             advice.append(
                 f"Look into the drop in {trend.measure} since {_when(trend.peak.when)}."
@@ -733,7 +760,7 @@ def _recommendations(facts: _Facts, *, general: bool) -> list[str]:
         else:
             advice.append(
                 f"Look into the drop in {trend.measure} since {_when(trend.peak.when)}: it "
-                f"went from {_fmt(trend.peak.value)} to {_fmt(trend.last.value)} "
+                f"went from {format_number(trend.peak.value)} to {format_number(trend.last.value)} "
                 f"on {_when(trend.last.when)}."
             )
     concentrated = _concentration(facts)
@@ -769,7 +796,7 @@ def _recommendations(facts: _Facts, *, general: bool) -> list[str]:
 
 
 def _concentration(facts: _Facts) -> tuple[CategoryTop, Decimal] | None:
-    primary = facts.primary_metrics
+    primary = facts.primary
     if primary is None:
         return None
     for top in facts.categories:
@@ -793,7 +820,7 @@ def _percent(part: Fraction, whole: Fraction) -> Decimal | None:
     if not whole:
         return None
     tenths = round(part / whole * 1000)
-    return Decimal(f"{tenths}E-1")
+    return Decimal(tenths).scaleb(-1, _EXACT_SUMS)
 
 
 def _fraction(value: Number) -> Fraction:
@@ -823,19 +850,4 @@ def _when(moment: dt.date | dt.datetime) -> str:
 
 
 def _plural(count: int, noun: str) -> str:
-    return f"{_fmt(count)} {noun}{'' if count == 1 else 's'}"
-
-
-def _fmt(value: Number | None) -> str:
-    """Numbers as the Slack message shows them: separators, exact Decimals, 2-dp floats."""
-    if value is None:
-        return "—"
-    if isinstance(value, Decimal):
-        return format(value, ",f")
-    if isinstance(value, float):
-        if value.is_integer():
-            return f"{int(value):,}"
-        if abs(value) < 1:
-            return f"{value:.4g}"
-        return f"{value:,.2f}"
-    return f"{value:,}"
+    return f"{format_number(count)} {noun}{'' if count == 1 else 's'}"

@@ -254,14 +254,23 @@ class SlackDelivery:
 
     @contextmanager
     def _mapped_errors(
-        self, method: str, *, channel: str | None = None, email: str | None = None, user: str | None = None
+        self,
+        method: str,
+        *,
+        channel: str | None = None,
+        email: str | None = None,
+        user: str | None = None,
     ) -> Iterator[None]:
         try:
             yield
         except SlackApiError as err:
             raise self._api_error(method, err.response, channel, email, user) from err
         except (SlackClientError, OSError, http.client.HTTPException) as err:
-            hint = _POST_UNCERTAIN if method in _POSTING_METHODS else "check SLACK_API_URL and the network"
+            hint = (
+                _POST_UNCERTAIN
+                if method in _POSTING_METHODS
+                else "check SLACK_API_URL and the network"
+            )
             raise SlackDeliveryError(
                 "http_error",
                 f"Slack {method} failed without an answer ({self._redact(str(err))}); {hint}",
@@ -280,10 +289,17 @@ class SlackDelivery:
         status = response.status_code
         error = data.get("error")
         # A non-JSON body (a proxy's HTML page) arrives as a long sentence in "error", not a code.
-        code = error if isinstance(error, str) and _SLACK_ERROR_CODE.fullmatch(error) else "http_error"
+        code = (
+            error if isinstance(error, str) and _SLACK_ERROR_CODE.fullmatch(error) else "http_error"
+        )
         if status == 429:
             code = "ratelimited"
-        errors = [str(e) for e in data.get("errors") or (data.get("response_metadata") or {}).get("messages") or []]
+        errors = [
+            str(e)
+            for e in data.get("errors")
+            or (data.get("response_metadata") or {}).get("messages")
+            or []
+        ]
         label = self._channel_label(channel) if channel else "the channel"
         team = self.team_id
         if code == "not_in_channel":
@@ -298,7 +314,9 @@ class SlackDelivery:
                 "run `report-pipelines workspaces add` with a new token"
             )
         elif code == "invalid_blocks":
-            message = f"Slack rejected the message blocks: {'; '.join(errors) or 'no details given'}"
+            message = (
+                f"Slack rejected the message blocks: {'; '.join(errors) or 'no details given'}"
+            )
         elif code == "users_not_found":
             message = f"no Slack user with email {email} in workspace {team}; check slack_user_id"
         elif code == "user_not_found":
@@ -315,14 +333,18 @@ class SlackDelivery:
             message = f"Slack answered HTTP {status} ({code}) to {method}; {hint}"
         else:
             message = f"Slack {method} failed: {code}"
-        return SlackDeliveryError(code, self._redact(message), method=method, status=status, errors=errors)
+        return SlackDeliveryError(
+            code, self._redact(message), method=method, status=status, errors=errors
+        )
 
     def _redact(self, text: str) -> str:
         return text.replace(self._token, "[token]") if self._token else text
 
 
 _POSTING_METHODS = frozenset({"chat.postMessage", "files_upload_v2"})
-_POST_UNCERTAIN = "it was not retried and may or may not have been posted: check the channel before re-running"
+_POST_UNCERTAIN = (
+    "it was not retried and may or may not have been posted: check the channel before re-running"
+)
 
 
 def _warnings(response: SlackResponse) -> list[str]:
@@ -344,7 +366,9 @@ def write_preview(folder: Path, slug: str, partition_key: str, payload: dict[str
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{partition_key.replace(':', '-')}.json"
     # mkstemp creates the file readable by its owner only; previews carry query results.
-    descriptor, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.stem}.", suffix=".tmp")
+    descriptor, temp_name = tempfile.mkstemp(
+        dir=directory, prefix=f".{target.stem}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             json.dump(payload, handle, indent=2, ensure_ascii=False)

@@ -92,7 +92,9 @@ def _block_errors(blocks: list[Any]) -> list[str]:
         if not isinstance(obj, dict):
             errors.append(("must be a text object", at))
         elif obj.get("type") not in (("plain_text",) if plain_only else TEXT_TYPES):
-            errors.append((f"must be {'plain_text' if plain_only else 'plain_text or mrkdwn'}", f"{at}/type"))
+            errors.append(
+                (f"must be {'plain_text' if plain_only else 'plain_text or mrkdwn'}", f"{at}/type")
+            )
         elif not isinstance(obj.get("text"), str) or not obj["text"]:
             errors.append(("must be more than 0 characters", f"{at}/text"))
         elif len(obj["text"]) > limit:
@@ -136,7 +138,9 @@ def _block_errors(blocks: list[Any]) -> list[str]:
                 errors.append((f"must provide 1 to {MAX_ACTIONS_ELEMENTS} items", f"{at}/elements"))
         elif kind == "image":
             for required in ("image_url", "alt_text"):
-                if not block.get(required) and not (required == "image_url" and block.get("slack_file")):
+                if not block.get(required) and not (
+                    required == "image_url" and block.get("slack_file")
+                ):
                     errors.append((f"missing required field: {required}", at))
         elif kind == "table":
             tables += 1
@@ -148,7 +152,9 @@ def _block_errors(blocks: list[Any]) -> list[str]:
             else:
                 for number, row in enumerate(rows):
                     if not isinstance(row, list) or len(row) > MAX_TABLE_CELLS:
-                        errors.append((f"no more than {MAX_TABLE_CELLS} items allowed", f"{at}/rows/{number}"))
+                        errors.append(
+                            (f"no more than {MAX_TABLE_CELLS} items allowed", f"{at}/rows/{number}")
+                        )
     return [f"{message} [json-pointer:{pointer}]" for message, pointer in errors]
 
 
@@ -185,7 +191,11 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, TypeError):
             params = {"__unparsable_body__": True}
         authorization = self.headers.get("Authorization", "")
-        token = authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else None
+        token = (
+            authorization.removeprefix("Bearer ").strip()
+            if authorization.startswith("Bearer ")
+            else None
+        )
         token = token or params.pop("token", None)
         reply = fake._dispatch(parts.path.removeprefix("/api/"), params, token)
         if reply is None:
@@ -259,7 +269,10 @@ class FakeSlack:
 
     def start(self) -> FakeSlack:
         self._server = _Server(self)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-slack", daemon=True)
+        # A short poll interval keeps stop() (and so every test's teardown) quick.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="fake-slack", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -281,11 +294,18 @@ class FakeSlack:
     @property
     def url(self) -> str:
         if self._server is None:
-            raise RuntimeError("FakeSlack is not running: use it as a context manager or call start()")
+            raise RuntimeError(
+                "FakeSlack is not running: use it as a context manager or call start()"
+            )
         return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
 
     def add_channel(
-        self, id: str, name: str, is_private: bool = False, is_member: bool = True, is_archived: bool = False
+        self,
+        id: str,
+        name: str,
+        is_private: bool = False,
+        is_member: bool = True,
+        is_archived: bool = False,
     ) -> None:
         with self._lock:
             self._channels[id] = {
@@ -302,8 +322,13 @@ class FakeSlack:
 
     def add_user(self, id: str, email: str | None = None, name: str | None = None) -> None:
         with self._lock:
-            self._users[id] = {"id": id, "name": name or id.lower(), "deleted": False, "is_bot": False,
-                               "profile": {"email": email} if email else {}}
+            self._users[id] = {
+                "id": id,
+                "name": name or id.lower(),
+                "deleted": False,
+                "is_bot": False,
+                "profile": {"email": email} if email else {},
+            }
 
     def revoke(self, token: str) -> None:
         with self._lock:
@@ -319,7 +344,9 @@ class FakeSlack:
         with self._lock:
             self._intervals[method] = 1.0 / per_second
 
-    def fail_next(self, method: str, error: str = "internal_error", status: int = 500, times: int = 1) -> None:
+    def fail_next(
+        self, method: str, error: str = "internal_error", status: int = 500, times: int = 1
+    ) -> None:
         with self._lock:
             self._failures[method].extend([(error, status)] * times)
 
@@ -363,7 +390,9 @@ class FakeSlack:
     def _injected_reply(self, method: str) -> _Reply | None:
         if self._rate_limited[method]:
             retry_after = self._rate_limited[method].popleft()
-            return _Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})
+            return _Reply(
+                429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
+            )
         if self._failures[method]:
             error, status = self._failures[method].popleft()
             return _Reply(status, {"ok": False, "error": error})
@@ -374,7 +403,9 @@ class FakeSlack:
             if last is not None and now - last < interval:
                 # Slack sends whole seconds; rounding down would invite an immediate second 429.
                 wait = max(1, math.ceil(interval - (now - last)))
-                return _Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)})
+                return _Reply(
+                    429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
+                )
             self._last_accepted[method] = now
         return None
 
@@ -405,7 +436,9 @@ class FakeSlack:
         if ref in self._channels:
             return self._channels[ref]
         name = ref.removeprefix("#")
-        return next((c for c in self._channels.values() if not c["is_im"] and c["name"] == name), None)
+        return next(
+            (c for c in self._channels.values() if not c["is_im"] and c["name"] == name), None
+        )
 
     def _writable_channel(self, ref: Any) -> dict[str, Any]:
         channel = self._find_channel(ref)
@@ -414,7 +447,9 @@ class FakeSlack:
         if channel["is_archived"]:
             raise _SlackError("is_archived")
         # chat:write.public lets a bot post in public channels it has not joined; never private ones.
-        if not channel["is_member"] and (channel["is_private"] or "chat:write.public" not in self.scopes):
+        if not channel["is_member"] and (
+            channel["is_private"] or "chat:write.public" not in self.scopes
+        ):
             raise _SlackError("not_in_channel")
         return channel
 
@@ -433,7 +468,9 @@ class FakeSlack:
         errors = _block_errors(blocks)
         if errors:
             raise _SlackError(
-                "invalid_blocks", errors=errors, response_metadata={"messages": [f"[ERROR] {e}" for e in errors]}
+                "invalid_blocks",
+                errors=errors,
+                response_metadata={"messages": [f"[ERROR] {e}" for e in errors]},
             )
         warnings = []
         if len(text) > MAX_MESSAGE_TEXT:
@@ -447,18 +484,31 @@ class FakeSlack:
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _auth_test(self, params: dict[str, Any], team: str) -> dict[str, Any]:
-        return {"url": f"https://{team.lower()}.slack.com/", "team": f"Workspace {team}", "user": "reportbot",
-                "team_id": team, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
+        return {
+            "url": f"https://{team.lower()}.slack.com/",
+            "team": f"Workspace {team}",
+            "user": "reportbot",
+            "team_id": team,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
 
     def _conversations_list(self, params: dict[str, Any], team: str) -> dict[str, Any]:
-        types = [t.strip() for t in str(params.get("types") or "public_channel").split(",") if t.strip()]
+        types = [
+            t.strip() for t in str(params.get("types") or "public_channel").split(",") if t.strip()
+        ]
         if any(t not in _LIST_TYPE_SCOPES for t in types):
             raise _SlackError("invalid_types")
         for kind in types:
             self._require(_LIST_TYPE_SCOPES[kind])
         try:
             limit = int(params.get("limit") or 100)
-            start = int(base64.b64decode(params["cursor"]).decode().removeprefix("offset:")) if params.get("cursor") else 0
+            start = (
+                int(base64.b64decode(params["cursor"]).decode().removeprefix("offset:"))
+                if params.get("cursor")
+                else 0
+            )
         except ValueError:
             raise _SlackError("invalid_cursor") from None
         if not 1 <= limit <= 1000:
@@ -466,14 +516,24 @@ class FakeSlack:
         exclude_archived = _truthy(params.get("exclude_archived"))
 
         def listed(channel: dict[str, Any]) -> bool:
-            kind = "im" if channel["is_im"] else "private_channel" if channel["is_private"] else "public_channel"
+            kind = (
+                "im"
+                if channel["is_im"]
+                else "private_channel"
+                if channel["is_private"]
+                else "public_channel"
+            )
             # Slack lists a private channel only to its members, so an uninvited bot cannot see it.
             hidden = channel["is_private"] and not channel["is_member"]
-            return kind in types and not hidden and not (exclude_archived and channel["is_archived"])
+            return (
+                kind in types and not hidden and not (exclude_archived and channel["is_archived"])
+            )
 
         visible = [dict(c) for c in self._channels.values() if listed(c)]
         end = start + limit
-        next_cursor = base64.b64encode(f"offset:{end}".encode()).decode() if end < len(visible) else ""
+        next_cursor = (
+            base64.b64encode(f"offset:{end}".encode()).decode() if end < len(visible) else ""
+        )
         return {"channels": visible[start:end], "response_metadata": {"next_cursor": next_cursor}}
 
     def _conversations_open(self, params: dict[str, Any], team: str) -> dict[str, Any]:
@@ -482,7 +542,10 @@ class FakeSlack:
         if not users:
             raise _SlackError("users_list_not_supplied")
         if len(users) > 1:
-            raise _SlackError("invalid_arguments", response_metadata={"messages": ["[ERROR] the fake opens 1:1 DMs only"]})
+            raise _SlackError(
+                "invalid_arguments",
+                response_metadata={"messages": ["[ERROR] the fake opens 1:1 DMs only"]},
+            )
         user = users[0]
         if user not in self._users:
             raise _SlackError("user_not_found")
@@ -490,15 +553,25 @@ class FakeSlack:
             return {"no_op": True, "already_open": True, "channel": {"id": self._dms[user]}}
         dm_id = f"D{len(self._dms) + 1:08d}"
         self._dms[user] = dm_id
-        self._channels[dm_id] = {"id": dm_id, "name": "", "is_im": True, "user": user, "is_private": True,
-                                 "is_member": True, "is_archived": False}
+        self._channels[dm_id] = {
+            "id": dm_id,
+            "name": "",
+            "is_im": True,
+            "user": user,
+            "is_private": True,
+            "is_member": True,
+            "is_archived": False,
+        }
         return {"channel": {"id": dm_id}}
 
     def _users_lookup_by_email(self, params: dict[str, Any], team: str) -> dict[str, Any]:
         self._require("users:read.email")
         email = str(params.get("email") or "").strip().lower()
         if not email:
-            raise _SlackError("invalid_arguments", response_metadata={"messages": ["[ERROR] missing required field: email"]})
+            raise _SlackError(
+                "invalid_arguments",
+                response_metadata={"messages": ["[ERROR] missing required field: email"]},
+            )
         for user in self._users.values():
             if (user["profile"].get("email") or "").lower() == email:
                 return {"user": {**user, "team_id": team}}
@@ -510,13 +583,27 @@ class FakeSlack:
         text, blocks, warnings = self._message_content(params)
         ts = self._next_ts()
         thread_ts = params.get("thread_ts") or None
-        message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "team": team, "text": text, "ts": ts}
+        message = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "team": team,
+            "text": text,
+            "ts": ts,
+        }
         if blocks:
             message["blocks"] = blocks
         if thread_ts:
             message["thread_ts"] = thread_ts
         self._posts.append(
-            {"channel": channel["id"], "text": text, "blocks": blocks, "ts": ts, "thread_ts": thread_ts, "team": team}
+            {
+                "channel": channel["id"],
+                "text": text,
+                "blocks": blocks,
+                "ts": ts,
+                "thread_ts": thread_ts,
+                "team": team,
+            }
         )
         reply: dict[str, Any] = {"channel": channel["id"], "ts": ts, "message": message}
         if warnings:
@@ -529,12 +616,25 @@ class FakeSlack:
         channel = self._find_channel(params.get("channel"))
         if channel is None:
             raise _SlackError("channel_not_found")
-        post = next((p for p in self._posts if p["channel"] == channel["id"] and p["ts"] == params.get("ts")), None)
+        post = next(
+            (
+                p
+                for p in self._posts
+                if p["channel"] == channel["id"] and p["ts"] == params.get("ts")
+            ),
+            None,
+        )
         if post is None:
             raise _SlackError("message_not_found")
         text, blocks, _ = self._message_content(params)
         post.update(text=text, blocks=blocks, edited=True)
-        message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "text": text, "blocks": blocks}
+        message = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "text": text,
+            "blocks": blocks,
+        }
         return {"channel": channel["id"], "ts": post["ts"], "text": text, "message": message}
 
     def _files_get_upload_url(self, params: dict[str, Any], team: str) -> dict[str, Any]:
@@ -547,8 +647,13 @@ class FakeSlack:
             raise _SlackError("invalid_arguments")
         self._file_counter += 1
         file_id = f"F{self._file_counter:08d}"
-        self._pending_files[file_id] = {"id": file_id, "filename": params["filename"], "length": length,
-                                        "bytes": None, "team": team}
+        self._pending_files[file_id] = {
+            "id": file_id,
+            "filename": params["filename"],
+            "length": length,
+            "bytes": None,
+            "team": team,
+        }
         upload_url = f"{self.url.removesuffix('/api/')}/upload/{file_id}"
         return {"upload_url": upload_url, "file_id": file_id}
 
@@ -575,8 +680,15 @@ class FakeSlack:
         completed = []
         for item, upload in zip(requested, pending):
             del self._pending_files[upload["id"]]
-            record = {**upload, "title": item.get("title") or upload["filename"], "channel_id": channel_id,
-                      "thread_ts": params.get("thread_ts") or None, "initial_comment": params.get("initial_comment")}
+            record = {
+                **upload,
+                "title": item.get("title") or upload["filename"],
+                "channel_id": channel_id,
+                "thread_ts": params.get("thread_ts") or None,
+                "initial_comment": params.get("initial_comment"),
+            }
             self._files.append(record)
-            completed.append({"id": record["id"], "name": record["filename"], "title": record["title"]})
+            completed.append(
+                {"id": record["id"], "name": record["filename"], "title": record["title"]}
+            )
         return {"files": completed}

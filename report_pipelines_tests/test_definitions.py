@@ -1,0 +1,97 @@
+"""The code location: names, partitions and schedules per report, loaded once per location load."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.definitions.definitions_load_context import (
+    DefinitionsLoadContext,
+    DefinitionsLoadType,
+)
+from dagster._core.definitions.repository_definition.repository_definition import RepositoryLoadData
+
+from report_pipelines import definitions as definitions_module
+from report_pipelines.report_store import ReportStore
+
+ROOT = Path(__file__).parents[1]
+
+
+def load(load_type=DefinitionsLoadType.INITIALIZATION, metadata=None):
+    data = (
+        RepositoryLoadData(cacheable_asset_data={}, reconstruction_metadata=metadata or {})
+        if metadata is not None
+        else None
+    )
+    context = DefinitionsLoadContext(load_type=load_type, repository_load_data=data)
+    with DefinitionsLoadContext.scoped(context):
+        defs = definitions_module.defs()
+        return defs, dict(context.get_pending_reconstruction_metadata())
+
+
+def test_one_job_and_schedule_per_report(demo_store):
+    defs, _ = load()
+    repo = defs.get_repository_def()
+    assert sorted(job.name for job in repo.get_all_jobs()) == [
+        "report_daily_sales_report",
+        "report_monthly_product_performance",
+        "report_weekly_regional_revenue",
+    ]
+    schedules = {s.name: s for s in repo.schedule_defs}
+    assert set(schedules) == {
+        "report_daily_sales_report_schedule",
+        "report_monthly_product_performance_schedule",
+        "report_weekly_regional_revenue_schedule",
+    }
+    weekly = schedules["report_weekly_regional_revenue_schedule"]
+    assert weekly.cron_schedule == "30 8 * * 1"
+    assert weekly.execution_timezone == "Europe/London"
+    assert weekly.default_status == dg.DefaultScheduleStatus.RUNNING
+
+    job = defs.resolve_job_def("report_weekly_regional_revenue")
+    assert sorted(node.name for node in job.graph.nodes) == [
+        "analyze_results", "format_slack_message", "post_to_slack", "query_warehouse",
+    ]
+    keys = job.partitions_def.get_partition_keys()
+    assert keys[0] == "2025-06-02-08:30"  # first Monday 08:30 on or after start_date 2025-06-01
+    assert job.tags["report_pipelines/owner"] == "demo"
+    assert job.tags["report_pipelines/report_id"] == str(demo_store.get("weekly_regional_revenue").id)
+
+
+def test_disabled_report_schedule_is_stopped_by_default(demo_store):
+    demo_store.set_enabled("daily_sales_report", False)
+    defs, _ = load()
+    schedule = defs.get_schedule_def("report_daily_sales_report_schedule")
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def test_empty_store_loads_no_jobs(home):
+    defs, _ = load()
+    assert list(defs.get_repository_def().get_all_jobs()) == []
+
+
+def test_run_workers_rebuild_from_stored_state_without_querying(demo_store, monkeypatch):
+    _, metadata = load()
+    assert definitions_module.STATE_KEY in metadata
+
+    def unreachable(self):
+        raise AssertionError("the report table was queried during reconstruction")
+
+    monkeypatch.setattr(ReportStore, "job_shaping_rows", unreachable)
+    defs, _ = load(DefinitionsLoadType.RECONSTRUCTION, metadata)
+    assert defs.resolve_job_def("report_daily_sales_report").partitions_def is not None
+    with pytest.raises(AssertionError, match="queried"):
+        load()
+
+
+def test_dagster_definitions_validate_passes(demo_store):
+    result = subprocess.run(
+        [Path(sys.executable).parent / "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Validation successful" in result.stdout + result.stderr
