@@ -60,3 +60,13 @@ def demo_store(home):
         text = (resources.files("report_pipelines") / "demo" / "reports" / name).read_text()
         store.add(load_report_text(text))
     return store
+
+
+@pytest.fixture
+def instance(home):
+    """A real Dagster instance whose DAGSTER_HOME is ``home`` (instance_for_test sets the env var,
+    and the report store, demo warehouse and previews default to files in DAGSTER_HOME)."""
+    import dagster as dg
+
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        yield instance

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import socket
 import time
 import traceback
@@ -282,6 +283,18 @@ def test_slack_errors_map_to_actionable_messages(
     assert slack.posts == []
     everything = "".join(traceback.format_exception(caught.value))
     assert TOKEN not in everything and UNKNOWN_TOKEN not in everything
+
+
+def test_delivery_errors_survive_pickling(delivery: SlackDelivery) -> None:
+    with pytest.raises(SlackDeliveryError) as caught:
+        delivery.post_message("C0NOWHERE", BLOCKS, "hi")
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert (copy.code, copy.method, copy.status, str(copy)) == (
+        "channel_not_found",
+        "chat.postMessage",
+        200,
+        str(caught.value),
+    )
 
 
 def test_invalid_blocks_error_keeps_slacks_pointers(

@@ -107,7 +107,7 @@ def analyze(
     primary = numeric[primary_index] if primary_index is not None else None
     measured = primary if primary is not None and primary.usable else None
 
-    categories = [_category_top(text, measured, row_count) for text in texts]
+    categories = [_category_top(text, measured) for text in texts]
     trend = _trend(times, measured)
 
     facts = _Facts(
@@ -470,14 +470,15 @@ def _group_sums(metric: _NumericColumn, codes: np.ndarray, groups: int) -> list[
     keep = group >= 0
     group = group[keep]
     if metric.kind == "float":
-        values = metric.values[keep]
+        float_sums: list[Number] = [0.0] * groups
+        if not len(group):
+            return float_sums
+        # Sorted by group, each group's values form one contiguous run that fsum can take.
         order = np.argsort(group, kind="stable")
         group = group[order]
-        ordered = values[order].tolist()
-        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else []
-        ends = np.r_[starts[1:], len(group)] if len(group) else []
-        float_sums: list[Number] = [0.0] * groups
-        for start, end in zip(np.asarray(starts).tolist(), np.asarray(ends).tolist()):
+        ordered = metric.values[keep][order].tolist()
+        boundaries = (np.flatnonzero(group[1:] != group[:-1]) + 1).tolist()
+        for start, end in zip([0, *boundaries], [*boundaries, len(group)], strict=True):
             float_sums[int(group[start])] = _float_sum(ordered[start:end])
         return float_sums
     if isinstance(metric.values, np.ndarray) and _fits_int64(metric.values):
@@ -495,16 +496,14 @@ def _group_sums(metric: _NumericColumn, codes: np.ndarray, groups: int) -> list[
     return sums
 
 
-def _category_top(
-    text: _GroupedColumn, measured: _NumericColumn | None, row_count: int
-) -> CategoryTop:
+def _category_top(text: _GroupedColumn, measured: _NumericColumn | None) -> CategoryTop:
     groups = len(text.labels)
     if measured is not None:
         sums = _group_sums(measured, text.codes, groups)
         measure = measured.name
     else:
         counts = np.bincount(text.codes[text.codes >= 0], minlength=groups)
-        sums = [int(c) for c in counts.tolist()]
+        sums = counts.tolist()
         measure = "rows"
     # nsmallest keeps this linear in the number of distinct values; the label breaks ties so
     # the ranking never depends on row order.

@@ -279,7 +279,8 @@ def _change_text(trend: Trend) -> str:
     text = _figure(change)
     try:
         positive = change > 0
-    except TypeError:
+    except (ArithmeticError, TypeError):
+        # Decimal NaN refuses ordering comparisons instead of answering False.
         positive = False
     if positive:
         text = f"+{text}"
@@ -452,7 +453,8 @@ def _figure(value: Any) -> str:
 def _is_missing(value: Any) -> bool:
     try:
         missing = pd.isna(value)
-    except (TypeError, ValueError):
+    except (ArithmeticError, TypeError, ValueError):
+        # Signalling-NaN Decimals raise on inspection; they are not "missing" but shown as NaN.
         return False
     # For containers pd.isna answers element-wise; only a scalar verdict means "missing".
     return isinstance(missing, (bool, np.bool_)) and bool(missing)
@@ -465,7 +467,12 @@ def _moment(value: Any, zone: ZoneInfo | None) -> str:
     if not isinstance(value, dt.datetime):
         return value.isoformat() if isinstance(value, dt.date) else _one_line(value)
     if zone is not None and value.utcoffset() is not None:
-        value = value.astimezone(zone)
+        try:
+            value = value.astimezone(zone)
+        except (OverflowError, ValueError):
+            # Near datetime.min/max the shift would leave the representable range; the
+            # original offset is still correct, just not in the report's zone.
+            pass
     if value.time() == dt.time() and value.utcoffset() is None:
         return value.date().isoformat()
     seconds = ":%S" if value.second or value.microsecond else ""

@@ -42,6 +42,11 @@ CONNECTION_RETRIES = 2
 SERVER_ERROR_RETRIES = 3
 _SLACK_ERROR_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 _AUTH_ERRORS = frozenset({"invalid_auth", "token_revoked", "account_inactive", "not_authed"})
+# Only a 429 proves Slack did nothing; after any other failure of these the post may exist.
+_POSTING_METHODS = frozenset({"chat.postMessage", "files_upload_v2"})
+_POST_UNCERTAIN = (
+    "it was not retried and may or may not have been posted: check the channel before re-running"
+)
 
 # Channel name -> ID per (base_url, team_id). Resolving a name costs a full conversations.list
 # sweep, so it is paid once per process and workspace rather than once per report run.
@@ -50,7 +55,7 @@ _channel_cache_lock = threading.Lock()
 
 
 class SlackDeliveryError(Exception):
-    """A Slack call failed; ``code`` is Slack's error code, ``"ratelimited"`` or ``"http_error"``."""
+    """A Slack call failed; ``code`` is Slack's error code, "ratelimited" or "http_error"."""
 
     def __init__(
         self,
@@ -66,6 +71,10 @@ class SlackDeliveryError(Exception):
         self.method = method
         self.status = status
         self.errors = list(errors)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Executors that run ops in subprocesses pickle errors; keep code and details intact.
+        return (type(self), (self.code, str(self)), self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -201,7 +210,7 @@ class SlackDelivery:
         title: str | None = None,
         initial_comment: str | None = None,
     ) -> str:
-        """Share ``content`` in the channel (in the thread of ``thread_ts``); returns the file ID."""
+        """Share ``content`` in the channel, in the thread of ``thread_ts``; returns the file ID."""
         with self._mapped_errors("files_upload_v2", channel=channel_id):
             response = self._post_client.files_upload_v2(
                 channel=channel_id,
@@ -250,7 +259,7 @@ class SlackDelivery:
         with _channel_cache_lock:
             names = _channel_cache.get((self.base_url, self.team_id), {})
             name = next((n for n, cid in names.items() if cid == channel_id), None)
-        return f"#{name} ({channel_id})" if name else channel_id
+        return f"#{name}" if name else channel_id
 
     @contextmanager
     def _mapped_errors(
@@ -294,16 +303,12 @@ class SlackDelivery:
         )
         if status == 429:
             code = "ratelimited"
-        errors = [
-            str(e)
-            for e in data.get("errors")
-            or (data.get("response_metadata") or {}).get("messages")
-            or []
-        ]
+        metadata = data.get("response_metadata") or {}
+        errors = [str(e) for e in data.get("errors") or metadata.get("messages") or []]
         label = self._channel_label(channel) if channel else "the channel"
         team = self.team_id
         if code == "not_in_channel":
-            message = f"the bot is not in {label}: invite the bot to {label} (/invite @<bot name>), then retry"
+            message = f"invite the bot to {label} (/invite @<bot name> in the channel), then retry"
         elif code == "channel_not_found":
             message = f"channel {label} not found in workspace {team}; check slack_channel"
         elif code == "is_archived":
@@ -327,7 +332,9 @@ class SlackDelivery:
                 "add it in the Slack app settings and reinstall the app"
             )
         elif code == "ratelimited":
-            message = f"Slack kept rate-limiting {method} after {RATE_LIMIT_RETRIES} retries; try again later"
+            message = (
+                f"Slack still rate-limited {method} after {RATE_LIMIT_RETRIES} retries; retry later"
+            )
         elif code == "http_error" or status != 200:
             hint = _POST_UNCERTAIN if method in _POSTING_METHODS else "try again later"
             message = f"Slack answered HTTP {status} ({code}) to {method}; {hint}"
@@ -339,12 +346,6 @@ class SlackDelivery:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._token, "[token]") if self._token else text
-
-
-_POSTING_METHODS = frozenset({"chat.postMessage", "files_upload_v2"})
-_POST_UNCERTAIN = (
-    "it was not retried and may or may not have been posted: check the channel before re-running"
-)
 
 
 def _warnings(response: SlackResponse) -> list[str]:
