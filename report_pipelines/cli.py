@@ -306,8 +306,10 @@ def run_report(slug: str, partition: str | None, force: bool) -> tuple[bool, str
     tags = {"report_pipelines/trigger": "cli"}
     if force:
         tags["report_pipelines/force"] = "true"
+    # Step-by-step DEBUG events stay in the run's event log; the terminal shows warnings and up.
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     result = job.execute_in_process(
-        instance=instance, partition_key=key, tags=tags, raise_on_error=False
+        run_config=quiet, instance=instance, partition_key=key, tags=tags, raise_on_error=False
     )
     return result.success, key, result
 

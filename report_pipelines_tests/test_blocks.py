@@ -183,7 +183,12 @@ def test_validate_message_limits(blocks, valid):
 
 @pytest.mark.parametrize(
     ("text", "valid"),
-    [("x" * MAX_FALLBACK_CHARS, True), ("x" * (MAX_FALLBACK_CHARS + 1), False), ("", False), (" ", False)],
+    [
+        ("x" * MAX_FALLBACK_CHARS, True),
+        ("x" * (MAX_FALLBACK_CHARS + 1), False),
+        ("", False),
+        (" ", False),
+    ],
     ids=["fallback-3000", "fallback-3001", "fallback-empty", "fallback-blank"],
 )
 def test_validate_message_fallback_text(text, valid):
@@ -261,6 +266,7 @@ def test_truncation_never_splits_an_entity():
 
 def test_hostile_data_is_escaped_everywhere():
     frame = pd.DataFrame({value: [value, f"x{value}"] for value in HOSTILE})
+    point = TrendPoint(dt.date(2026, 11, 26), 1)
     analysis = make_analysis(
         analyst="<!channel>",
         summary=" ".join(HOSTILE),
@@ -269,9 +275,12 @@ def test_hostile_data_is_escaped_everywhere():
         metrics=[ColumnMetrics(value, 1, 1, 1, 1, 1) for value in HOSTILE],
         categories=[CategoryTop(value, value, 2, ((value, 1),)) for value in HOSTILE[:3]],
         trend=Trend(
-            "<!here>",
-            "<@U123>",
-            *(TrendPoint(dt.date(2026, 11, 26), 1),) * 4,
+            time_column="<!here>",
+            measure="<@U123>",
+            first=point,
+            last=point,
+            peak=point,
+            low=point,
             points=1,
         ),
         notes=HOSTILE,
@@ -311,7 +320,8 @@ def test_key_metrics_render_exact_figures():
             ColumnMetrics("units", count=3, total=12345, average=4115.0, minimum=1, maximum=None),
         ]
     )
-    blocks, _ = build_report_message(make_message(analysis=analysis, total_rows=1000, truncated=True))
+    message = make_message(analysis=analysis, total_rows=1000, truncated=True)
+    blocks, _ = build_report_message(message)
     metrics = next(b for b in blocks if b.get("text", {}).get("text") == "*Key Metrics*")
     texts = [f["text"] for f in metrics["fields"]]
     assert texts == [
@@ -385,7 +395,8 @@ def test_empty_frame_says_so():
 
 def test_optional_sections_are_left_out_when_empty():
     analysis = make_analysis(summary="  ", insights=["", " "], recommendations=[])
-    blocks, text = build_report_message(make_message(description="", analysis=analysis, run_url=None))
+    message = make_message(description="", analysis=analysis, run_url=None)
+    blocks, text = build_report_message(message)
     texts = all_texts(blocks)
     assert not any(t.startswith(("*Summary*", "*Insights*", "*Recommendations*")) for t in texts)
     assert text == "📊 Daily Sales — 2026-11-26 09:00 → 2026-11-27 09:00 Europe/London"

@@ -221,6 +221,10 @@ def _public_without_write_public(slack: FakeSlack, delivery: SlackDelivery) -> N
     delivery.post_message(delivery.resolve_channel("#marketing"), BLOCKS, "hi")
 
 
+def _unknown_channel(slack: FakeSlack, delivery: SlackDelivery) -> None:
+    delivery.post_message("C0NOWHERE", BLOCKS, "hi")
+
+
 def _archived(slack: FakeSlack, delivery: SlackDelivery) -> None:
     slack.add_channel("C0OLDNEWS", "old-news", is_archived=True)
     delivery.post_message("C0OLDNEWS", BLOCKS, "hi")
@@ -248,7 +252,7 @@ def _header_too_long(slack: FakeSlack, delivery: SlackDelivery) -> None:
         (_private_uninvited, "not_in_channel", ["invite the bot to G0SECRET"]),
         (_public_without_write_public, "not_in_channel", ["invite the bot to #marketing"]),
         (
-            lambda slack, delivery: delivery.post_message("C0NOWHERE", BLOCKS, "hi"),
+            _unknown_channel,
             "channel_not_found",
             ["channel C0NOWHERE not found in workspace T0001", "check slack_channel"],
         ),

@@ -139,7 +139,7 @@ def test_integer_column_matches_sql_exactly(warehouse, make_frame):
     )
     assert all(type(v) is int for v in (units.total, units.minimum, units.maximum))
     assert units.average == exact_mean(total, count)
-    assert math.isclose(units.average, average, rel_tol=1e-12)
+    assert abs(units.average - Decimal(average)) <= Decimal("0.005")
 
 
 @pytest.mark.parametrize("make_frame", [duckdb_frame, decimal_frame])
@@ -167,18 +167,19 @@ def test_duckdb_decimal_as_float_matches_sql(warehouse):
 
 def test_categories_match_sql_group_by(warehouse):
     expected = warehouse.execute(
-        "SELECT region, SUM(revenue) AS total, COUNT(DISTINCT region) OVER () FROM sales "
-        "WHERE region IS NOT NULL GROUP BY region ORDER BY total DESC, region LIMIT 3"
+        "SELECT region, SUM(revenue) AS total FROM sales WHERE region IS NOT NULL "
+        "GROUP BY region ORDER BY total DESC, region LIMIT 3"
     ).fetchall()
+    (distinct,) = warehouse.execute("SELECT COUNT(DISTINCT region) FROM sales").fetchone()
     analysis = run(decimal_frame(warehouse))
     (region,) = [c for c in analysis.categories if c.column == "region"]
     assert region.measure == "revenue"
-    assert region.values == tuple((name, total) for name, total, _ in expected)
-    assert region.distinct == expected[0][2]
+    assert region.values == tuple(expected)
+    assert region.distinct == distinct
 
     approximate = run(duckdb_frame(warehouse)).categories[0]
-    assert [name for name, _ in approximate.values] == [name for name, _, _ in expected]
-    for (_, got), (_, want, _) in zip(approximate.values, expected, strict=True):
+    assert [name for name, _ in approximate.values] == [name for name, _ in expected]
+    for (_, got), (_, want) in zip(approximate.values, expected, strict=True):
         assert math.isclose(got, want, rel_tol=1e-12)
 
 
@@ -223,7 +224,7 @@ def test_int64_near_overflow_sums_exactly():
     analysis = run(frame)
     units = metric(analysis, "units")
     assert units.total == 3 * INT64_MAX - 1
-    assert units.average == Decimal("6917529027641081855.50")
+    assert units.average == Decimal("6917529027641081855.00")
     assert (units.minimum, units.maximum) == (-1, INT64_MAX)
     # Per-category sums overflow int64 too.
     assert analysis.categories[0].values == (("a", 2 * INT64_MAX), ("b", INT64_MAX - 1))
@@ -235,7 +236,7 @@ def test_int64_near_overflow_sums_exactly():
         ([2**64 - 1, 2**64 - 2], "uint64", 2**65 - 3),
         ([INT64_MAX, None, INT64_MAX], "Int64", 2 * INT64_MAX),
         ([10**40, -(10**40), 7, None], object, 7),
-        ([Decimal("1e30"), Decimal("0.01"), 5], object, Decimal("1000000000000000000000000000005.01")),
+        ([Decimal("1e30"), Decimal("0.01"), 5], object, Decimal("1" + "0" * 29 + "5.01")),
     ],
 )
 def test_wide_integers_and_decimals_sum_exactly(values, dtype, total):
@@ -318,8 +319,7 @@ def test_categories_rank_by_primary_metric_and_break_ties_by_name():
     frame = pd.DataFrame(
         {
             "region": ["West", "East", "North", "South", "North", "Central"],
-            "revenue": [Decimal("5.00"), Decimal("5.00"), Decimal("2.00"),
-                        Decimal("1.00"), Decimal("3.00"), Decimal("5.00")],
+            "revenue": [Decimal(v) for v in ("5.00", "5.00", "2.00", "1.00", "3.00", "5.00")],
         }
     )
     top = run(frame).categories[0]
@@ -339,12 +339,14 @@ def test_categories_rank_by_rows_without_a_numeric_column():
 
 
 def test_primary_metric_follows_keyword_order():
-    frame = pd.DataFrame({"id": [1, 2], "units": [3, 4], "gross_sales": [5, 6], "label": ["x", "y"]})
+    frame = pd.DataFrame(
+        {"id": [1, 2], "units": [3, 4], "gross_sales": [5, 6], "label": ["x", "y"]}
+    )
     assert run(frame).categories[0].measure == "gross_sales"
     assert run(frame[["id", "label"]]).categories[0].measure == "id"
 
 
-@pytest.mark.parametrize(("rows", "ranked"), [(ID := 20, True), (ID + 1, False)])
+@pytest.mark.parametrize(("rows", "ranked"), [(20, True), (21, False)])
 def test_identifier_columns_are_not_ranked(rows, ranked):
     frame = pd.DataFrame({"order_id": [f"o{i}" for i in range(rows)], "revenue": range(rows)})
     analysis = run(frame)
@@ -443,7 +445,9 @@ def test_analyst_and_general_summaries_differ_and_carry_the_exact_total():
         "12 rows for the week 2026-11-16 → 2026-11-23. revenue totalled 1,234.50 "
         "(average 102.88, min 100.00, max 134.50)."
     )
-    assert general.summary == "This week's revenue (2026-11-16 → 2026-11-23) came to 1,234.50 across 12 records."
+    assert general.summary == (
+        "This week's revenue (2026-11-16 → 2026-11-23) came to 1,234.50 across 12 records."
+    )
     assert "min" not in " ".join([general.summary, *general.insights])
     assert len(general.insights) < len(analyst.insights)
     assert "Other totals: units 66 (average 5.50)." in analyst.insights
@@ -451,7 +455,13 @@ def test_analyst_and_general_summaries_differ_and_carry_the_exact_total():
 
 @pytest.mark.parametrize(
     ("period", "opener"),
-    [("day", "The day's"), ("month", "This month's"), ("period", "This period's"), ("cron", "This period's")],
+    [
+        ("day", "The day's"),
+        ("week", "This week's"),
+        ("month", "This month's"),
+        ("period", "This period's"),
+        ("cron", "This period's"),
+    ],
 )
 def test_general_summary_names_the_period(period, opener):
     frame = pd.DataFrame({"revenue": [1, 2]})
@@ -514,13 +524,30 @@ def test_awkward_frames_do_not_raise():
         pd.DataFrame({0: [1.0], 1: ["a"], 2.5: [dt.date(2026, 1, 1)]}),
         pd.DataFrame({"d": pd.Series([Decimal("1"), Decimal("sNaN"), None], dtype=object)}),
         pd.DataFrame({"s": pd.Series([Decimal("sNaN"), "a", 10**5000], dtype=object)}),
-        pd.DataFrame({"when": pd.Series([dt.datetime(2026, 1, 1), dt.datetime(2026, 1, 2, tzinfo=utc)],
-                                        dtype=object), "revenue": [1, 2]}),
-        pd.DataFrame({"when": pd.date_range("2026-01-01", periods=3, freq="h", tz="America/New_York"),
-                      "revenue": [3, 1, 2]}),
-        pd.DataFrame({"td": pd.to_timedelta([1], unit="D"), "c": [1 + 2j], "b": [True],
-                      "p": pd.period_range("2026-01", periods=1, freq="M"),
-                      "cat": pd.Categorical([3]), "s": pd.array([None], dtype="string")}),
+        pd.DataFrame(
+            {
+                "when": pd.Series(
+                    [dt.datetime(2026, 1, 1), dt.datetime(2026, 1, 2, tzinfo=utc)], dtype=object
+                ),
+                "revenue": [1, 2],
+            }
+        ),
+        pd.DataFrame(
+            {
+                "when": pd.date_range("2026-01-01", periods=3, freq="h", tz="America/New_York"),
+                "revenue": [3, 1, 2],
+            }
+        ),
+        pd.DataFrame(
+            {
+                "td": pd.to_timedelta([1], unit="D"),
+                "c": [1 + 2j],
+                "b": [True],
+                "p": pd.period_range("2026-01", periods=1, freq="M"),
+                "cat": pd.Categorical([3]),
+                "s": pd.array([None], dtype="string"),
+            }
+        ),
     ]
     for frame in frames:
         for audience in ("analyst", "general"):
@@ -545,9 +572,11 @@ def test_a_million_rows_sum_exactly():
     )
     analysis = run(frame)
     assert metric(analysis, "units").total == sum(units.tolist())
-    assert sum(p for _, p in analysis.categories[0].values) <= sum(
-        v for v in units.tolist() if v > 0
-    )
+    by_region: dict[str, int] = {}
+    for region, value in zip(frame["region"].tolist(), units.tolist(), strict=True):
+        by_region[region] = by_region.get(region, 0) + value
+    ranked = sorted(by_region.items(), key=lambda item: (-item[1], item[0]))[:3]
+    assert analysis.categories[0].values == tuple(ranked)
     assert analysis.trend is not None and analysis.trend.points == 7
 
 

@@ -627,11 +627,11 @@ def _analyst_category_sentence(
     if top.measure == "rows":
         share = _share(lead, facts.row_count)
         sentence = f"By {top.column}, {leader} had the most rows: {format_number(lead)}"
-        sentence += f" ({share}% of rows)" if share is not None else ""
+        sentence += f" ({format_number(share)}% of rows)" if share is not None else ""
     else:
         share = _share(lead, primary.total) if primary is not None else None
         sentence = f"By {top.column}, {leader} led {top.measure} with {format_number(lead)}"
-        sentence += f" ({share}% of the total)" if share is not None else ""
+        sentence += f" ({format_number(share)}% of the total)" if share is not None else ""
     followers = [f"{label} ({format_number(value)})" for label, value in rest]
     if followers:
         sentence += ", followed by " + " and ".join(followers)
@@ -648,7 +648,7 @@ def _general_category_sentence(
             f"{_plural(facts.row_count, 'record')}."
         )
     share = _share(lead, primary.total) if primary is not None else None
-    share_text = f", {share}% of the total" if share is not None else ""
+    share_text = f", {format_number(share)}% of the total" if share is not None else ""
     return f"{leader} brought in the most {top.measure}: {format_number(lead)}{share_text}."
 
 
@@ -700,7 +700,7 @@ def _movement(trend: Trend) -> str | None:
         return verb
     if not change:
         return f"{verb} by less than 0.1%"
-    return f"{verb} {change}%"
+    return f"{verb} {format_number(change)}%"
 
 
 def _other_totals_sentence(others: list[ColumnMetrics]) -> str:
@@ -765,15 +765,15 @@ def _recommendations(facts: _Facts, *, general: bool) -> list[str]:
     concentrated = _concentration(facts)
     if concentrated is not None:
         top, share = concentrated
-        leader = top.values[0][0]
+        leader, percent = top.values[0][0], format_number(share)
         if general:
             advice.append(
-                f"{leader} brings in {share}% of {top.measure}: a change there would move the "
-                "whole total, so keep an eye on it."
+                f"{leader} brings in {percent}% of {top.measure}: a change there would move "
+                "the whole total, so keep an eye on it."
             )
         else:
             advice.append(
-                f"{leader} accounts for {share}% of {top.measure}: review the concentration "
+                f"{leader} accounts for {percent}% of {top.measure}: review the concentration "
                 f"risk of relying on one {top.column}."
             )
     if advice:

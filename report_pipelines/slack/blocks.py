@@ -63,8 +63,10 @@ MISSING = "—"
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _ESCAPE_TABLE = str.maketrans(_ESCAPES)
 _TEXT_TYPES = frozenset({"plain_text", "mrkdwn"})
-_TEXT_KEYS = {"plain_text": frozenset({"type", "text", "emoji"}),
-              "mrkdwn": frozenset({"type", "text", "verbatim"})}
+_TEXT_KEYS = {
+    "plain_text": frozenset({"type", "text", "emoji"}),
+    "mrkdwn": frozenset({"type", "text", "verbatim"}),
+}
 
 
 def escape(text: str) -> str:
@@ -182,7 +184,10 @@ def build_report_message(message: ReportMessage) -> tuple[list[dict], str]:
         if trend:
             blocks.append(_section(trend))
     blocks.extend(_table_blocks(message.frame, message.total_rows, zone))
-    for title, items in (("Insights", analysis.insights), ("Recommendations", analysis.recommendations)):
+    for title, items in (
+        ("Insights", analysis.insights),
+        ("Recommendations", analysis.recommendations),
+    ):
         bullets = _bullets(items, title=f"*{title}*")
         if bullets:
             blocks.append(_section(bullets))
@@ -239,14 +244,14 @@ def _categories_text(categories: Sequence[CategoryTop]) -> str:
     lines = []
     for top in categories[:MAX_CATEGORY_COLUMNS]:
         values = " · ".join(
-            f"{_label(value)} {_figure(measure)}" for value, measure in top.values[:MAX_CATEGORY_VALUES]
+            f"{_label(value)} {_figure(amount)}"
+            for value, amount in top.values[:MAX_CATEGORY_VALUES]
         )
         if not values:
             continue
         measure = "rows" if top.measure == "rows" else _label(top.measure)
-        lines.append(
-            f"*{_label(top.column)}* by {measure} ({format_number(top.distinct)} distinct): {values}"
-        )
+        distinct = format_number(top.distinct)
+        lines.append(f"*{_label(top.column)}* by {measure} ({distinct} distinct): {values}")
     return _bullets(lines, title="*Top categories*", preformatted=True)
 
 
@@ -300,7 +305,10 @@ def _table_blocks(frame: pd.DataFrame, total_rows: int, zone: ZoneInfo) -> list[
         pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
         for dtype in shown.dtypes
     ]
-    body = [[_cell(value, zone) for value in row] for row in shown.itertuples(index=False, name=None)]
+    body = [
+        [_cell(value, zone) for value in row]
+        for row in shown.itertuples(index=False, name=None)
+    ]
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
@@ -332,7 +340,7 @@ def _table_blocks(frame: pd.DataFrame, total_rows: int, zone: ZoneInfo) -> list[
     return blocks
 
 
-def _cell(value: Any, zone: ZoneInfo | None) -> str:
+def _cell(value: Any, zone: ZoneInfo) -> str:
     """One table cell as raw (unescaped) single-line text of at most TABLE_CELL_CHARS."""
     if _is_missing(value):
         text = MISSING
@@ -460,13 +468,13 @@ def _is_missing(value: Any) -> bool:
     return isinstance(missing, (bool, np.bool_)) and bool(missing)
 
 
-def _moment(value: Any, zone: ZoneInfo | None) -> str:
+def _moment(value: Any, zone: ZoneInfo) -> str:
     """A date or datetime as raw text, aware datetimes shown in ``zone``."""
     if _is_missing(value):
         return MISSING
     if not isinstance(value, dt.datetime):
         return value.isoformat() if isinstance(value, dt.date) else _one_line(value)
-    if zone is not None and value.utcoffset() is not None:
+    if value.utcoffset() is not None:
         try:
             value = value.astimezone(zone)
         except (OverflowError, ValueError):
@@ -529,7 +537,8 @@ def validate_message(blocks: list[dict], text: str) -> list[str]:
             continue
         where = f"{where} ({kind})"
         block_id = block.get("block_id")
-        if block_id is not None and (not isinstance(block_id, str) or len(block_id) > MAX_BLOCK_ID_CHARS):
+        too_long = isinstance(block_id, str) and len(block_id) > MAX_BLOCK_ID_CHARS
+        if block_id is not None and (not isinstance(block_id, str) or too_long):
             problems.append(f"{where}.block_id: must be a string of at most {MAX_BLOCK_ID_CHARS}")
         problems.extend(check(where, block))
     return problems
@@ -568,7 +577,8 @@ def _check_context(where: str, block: dict) -> list[str]:
     for i, element in enumerate(elements):
         path = f"{where}.elements[{i}]"
         if isinstance(element, dict) and element.get("type") == "image":
-            if not all(isinstance(element.get(k), str) and element[k] for k in ("image_url", "alt_text")):
+            keys = ("image_url", "alt_text")
+            if not all(isinstance(element.get(k), str) and element[k] for k in keys):
                 problems.append(f"{path}: an image needs image_url and alt_text")
         else:
             problems += _check_text(path, element, MAX_CONTEXT_TEXT_CHARS, _TEXT_TYPES)

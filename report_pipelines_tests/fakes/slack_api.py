@@ -77,6 +77,7 @@ class _Reply:
 def _channel(
     id: str,
     name: str,
+    *,
     is_private: bool,
     is_member: bool,
     is_archived: bool,
@@ -283,7 +284,9 @@ class FakeSlack:
         is_archived: bool = False,
     ) -> None:
         with self._lock:
-            self._channels[id] = _channel(id, name, is_private, is_member, is_archived)
+            self._channels[id] = _channel(
+                id, name, is_private=is_private, is_member=is_member, is_archived=is_archived
+            )
 
     def add_user(self, id: str, email: str | None = None) -> None:
         with self._lock:
@@ -471,7 +474,9 @@ class FakeSlack:
         if user in self._dms:
             return {"no_op": True, "already_open": True, "channel": {"id": self._dms[user]}}
         dm_id = self._dms[user] = f"D{len(self._dms) + 1:08d}"
-        self._channels[dm_id] = _channel(dm_id, "", True, True, False, im_user=user)
+        self._channels[dm_id] = _channel(
+            dm_id, "", is_private=True, is_member=True, is_archived=False, im_user=user
+        )
         return {"channel": {"id": dm_id}}
 
     def _users_lookup_by_email(self, params: dict[str, Any], team: str) -> dict[str, Any]:
