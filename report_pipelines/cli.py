@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import subprocess
 import sys
 from importlib import resources
@@ -478,9 +477,9 @@ def demo(no_serve: bool, port: int) -> None:
         click.echo(delivery["detail"])
     if no_serve:
         return
-    dagster = shutil.which("dagster") or "dagster"
     click.echo(f"serving the Dagster UI and daemon on http://127.0.0.1:{port} (Ctrl-C stops)")
-    command = [dagster, "dev", "-w", str(home / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)]
+    # `python -m dagster` finds the Dagster installed beside us even when PATH does not.
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(home / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)]
     sys.exit(subprocess.call(command))
 
 
