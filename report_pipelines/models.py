@@ -181,6 +181,40 @@ class AnalysisSpec(_Strict):
     audience: Audience = "analyst"
 
 
+class AttachmentSpec(_Strict):
+    """Files posted into the message's thread: a PNG chart of the main series, the full CSV."""
+
+    chart: bool = False
+    csv: bool = False
+
+
+SendIfOp = Literal["<", "<=", ">", ">=", "==", "!="]
+SendIfStat = Literal["total", "average", "min", "max", "count"]
+
+
+class SendIf(_Strict):
+    """Send only when the result is worth a message.
+
+    ``min_rows: 1`` skips empty windows; ``metric`` + ``op`` + ``value`` sends only when a computed
+    metric (``stat`` of column ``metric``, total by default) meets the threshold.
+    """
+
+    min_rows: int | None = Field(default=None, ge=0)
+    metric: str | None = None
+    stat: SendIfStat = "total"
+    op: SendIfOp | None = None
+    value: float | None = None
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> SendIf:
+        threshold = (self.metric, self.op, self.value)
+        if any(part is not None for part in threshold) and any(part is None for part in threshold):
+            raise ValueError("a metric threshold needs metric, op and value together")
+        if self.min_rows is None and self.metric is None:
+            raise ValueError("give min_rows, or metric + op + value")
+        return self
+
+
 class ReportSpec(_Strict):
     """A report as written in a report file (the original REST payload)."""
 
@@ -191,6 +225,8 @@ class ReportSpec(_Strict):
     user_id: str = Field(min_length=1)
     slack_config: SlackConfig = Field(default_factory=lambda: SlackConfig(notification_type="none"))
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
+    attachments: AttachmentSpec = Field(default_factory=AttachmentSpec)
+    send_if: SendIf | None = None
 
     @field_validator("name")
     @classmethod

@@ -78,7 +78,9 @@ def query_warehouse(
         ) from err
     window = window_for(context, current)
     try:
-        result = warehouse.run_query(current.query, window)
+        result = warehouse.run_query(
+            current.query, window, labels={"report": current.slug, "dagster_run": context.run_id}
+        )
     except WarehouseError as err:
         raise dg.Failure(
             description=f"{current.name}: {err}",

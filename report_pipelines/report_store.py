@@ -46,6 +46,8 @@ scheduled_reports = sa.Table(
     sa.Column("team_id", sa.String(32)),
     sa.Column("analysis_mode", sa.String(16), nullable=False),
     sa.Column("audience", sa.String(16), nullable=False),
+    sa.Column("attachments", sa.JSON),
+    sa.Column("send_if", sa.JSON),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
@@ -122,6 +124,8 @@ def _row_values(spec: ReportSpec) -> dict:
         "team_id": slack.team_id,
         "analysis_mode": spec.analysis.mode,
         "audience": spec.analysis.audience,
+        "attachments": spec.attachments.model_dump(),
+        "send_if": spec.send_if.model_dump(exclude_none=True) if spec.send_if else None,
     }
 
 
@@ -153,6 +157,8 @@ def report_from_row(row: sa.RowMapping) -> Report:
             "user_id": row["user_id"],
             "slack_config": slack,
             "analysis": {"mode": row["analysis_mode"], "audience": row["audience"]},
+            "attachments": row["attachments"] or {},
+            "send_if": row["send_if"],
             "created_at": _as_utc(row["created_at"]),
             "updated_at": _as_utc(row["updated_at"]),
         }
@@ -212,6 +218,20 @@ class ReportStore:
 
     def create_tables(self) -> None:
         metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Columns added in later releases are added to older stores (all are nullable)."""
+        inspector = sa.inspect(self.engine)
+        for table in (scheduled_reports, slack_workspaces):
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            missing = [column for column in table.columns if column.name not in present]
+            if not missing:
+                continue
+            with self._begin() as conn:
+                for column in missing:
+                    kind = column.type.compile(dialect=self.engine.dialect)
+                    conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
 
     def tables_exist(self) -> bool:
         return sa.inspect(self.engine).has_table("scheduled_reports")

@@ -103,7 +103,10 @@ class WarehouseResource(dg.ConfigurableResource):
         description="Most rows fetched for one report; more sets the result's truncated flag.",
     )
 
-    def run_query(self, sql: str, window: ReportWindow) -> QueryResult:
+    def run_query(
+        self, sql: str, window: ReportWindow, *, labels: dict[str, str] | None = None
+    ) -> QueryResult:
+        """Run ``sql`` for ``window``; ``labels`` tag the query where the warehouse supports it."""
         raise NotImplementedError
 
     def check(self) -> str:

@@ -88,7 +88,9 @@ class SQLAlchemyWarehouse(WarehouseResource):
         # Never show credentials: the driver and database name are enough to recognise it.
         return f"{url.drivername}:{url.database or ''}"
 
-    def run_query(self, sql: str, window: ReportWindow) -> QueryResult:
+    def run_query(
+        self, sql: str, window: ReportWindow, *, labels: dict[str, str] | None = None
+    ) -> QueryResult:
         used = find_window_parameters(sql)
         params = {name: value for name, value in window.query_parameters().items() if name in used}
         statement = to_bound_sql(sql)
