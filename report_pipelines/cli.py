@@ -288,6 +288,8 @@ def run_report(slug: str, partition: str | None, force: bool) -> tuple[bool, str
     """Execute one report window as a Dagster run recorded in DAGSTER_HOME."""
     import dagster as dg
 
+    from report_pipelines.names import TAG_FORCE, TAG_TRIGGER
+
     job = _report_job(slug)
     key = _resolve_partition(job, partition)
     instance = dg.DagsterInstance.get()
@@ -302,9 +304,9 @@ def run_report(slug: str, partition: str | None, force: bool) -> tuple[bool, str
         )
         if done:
             return True, key, done[0].dagster_run
-    tags = {"report_pipelines/trigger": "cli"}
+    tags = {TAG_TRIGGER: "cli"}
     if force:
-        tags["report_pipelines/force"] = "true"
+        tags[TAG_FORCE] = "true"
     # Step-by-step DEBUG events stay in the run's event log; the terminal shows warnings and up.
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     result = job.execute_in_process(

@@ -11,7 +11,7 @@ import dagster as dg
 from report_pipelines.models import PARTITION_FORMAT, ScheduleSpec
 from report_pipelines.names import job_name, run_tags, schedule_name
 from report_pipelines.ops import analyze_results, format_slack_message, post_to_slack, query_warehouse
-from report_pipelines.resources import ReportResource, in_memory_results_io_manager
+from report_pipelines.resources import EncryptedResultsIOManager, ReportResource
 
 
 @dataclass(frozen=True)
@@ -87,12 +87,13 @@ def build_report_job(shape: ReportShape, shared_resources: dict) -> dg.JobDefini
         description=f"{shape.name}: {shape.description}".strip(": "),
         partitions_def=partitions_for(shape),
         tags=run_tags(shape.id, shape.slug, shape.user_id),
-        # In-process and in-memory: query results and analysis never reach the run storage folder.
+        # One process per run: the four steps are short and sequential, and a subprocess per
+        # step would cost more than the report itself.
         executor_def=dg.in_process_executor,
         resource_defs={
             **shared_resources,
             "report": ReportResource(report_id=shape.id, slug=shape.slug),
-            "io_manager": in_memory_results_io_manager,
+            "io_manager": EncryptedResultsIOManager(),
         },
     )
 

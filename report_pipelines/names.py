@@ -12,6 +12,8 @@ TAG_OWNER = "report_pipelines/owner"
 TAG_SLACK_CHANNEL = "report_pipelines/slack_channel"
 TAG_SLACK_TS = "report_pipelines/slack_ts"
 TAG_DELIVERY = "report_pipelines/delivery"
+TAG_FORCE = "report_pipelines/force"
+TAG_TRIGGER = "report_pipelines/trigger"
 
 
 def job_name(slug: str) -> str:

@@ -14,7 +14,8 @@ import dagster as dg
 from report_pipelines.analysts.base import AnalystResource
 from report_pipelines.analysts.types import Analysis
 from report_pipelines.models import Report, ReportWindow
-from report_pipelines.names import TAG_DELIVERY, TAG_SLACK_CHANNEL, TAG_SLACK_TS
+from report_pipelines.conditions import ConditionError, evaluate_send_if
+from report_pipelines.names import TAG_DELIVERY, TAG_FORCE, TAG_SLACK_CHANNEL, TAG_SLACK_TS
 from report_pipelines.report_store import ReportNotFound, SecretKeyError
 from report_pipelines.resources import ReportResource, ReportStoreResource, SlackResource
 from report_pipelines.slack.blocks import ReportMessage, build_report_message, validate_message
@@ -38,8 +39,14 @@ class AnalysedReport:
 @dataclass
 class FormattedReport:
     data: ReportData
+    analysis: Analysis
     blocks: list
     text: str
+
+
+# Slack failures worth an op retry: a rate limit that outlasted the client's own retries, or a
+# workspace briefly unreachable. Everything else needs a person.
+RETRYABLE_CODES = frozenset({"ratelimited"})
 
 
 def webserver_url() -> str:
@@ -63,7 +70,10 @@ def window_for(context: dg.OpExecutionContext, report: Report) -> ReportWindow:
     )
 
 
-@dg.op(description="Run the report's SQL for the run's window against the warehouse.")
+@dg.op(
+    description="Run the report's SQL for the run's window against the warehouse.",
+    pool="report_pipelines_warehouse",
+)
 def query_warehouse(
     context: dg.OpExecutionContext,
     report: ReportResource,
@@ -101,7 +111,10 @@ def query_warehouse(
     return ReportData(report=current, window=window, result=result)
 
 
-@dg.op(description="Summarise the result: exact metrics plus insights and recommendations.")
+@dg.op(
+    description="Summarise the result: exact metrics plus insights and recommendations.",
+    pool="report_pipelines_analyst",
+)
 def analyze_results(
     context: dg.OpExecutionContext, data: ReportData, analyst: AnalystResource
 ) -> AnalysedReport:
@@ -153,10 +166,16 @@ def format_slack_message(
         # The formatter guarantees the limits; reaching this is a bug worth a loud failure.
         raise dg.Failure(description="the rendered message breaks Slack's limits: " + "; ".join(problems))
     context.add_output_metadata({"blocks": len(blocks), "fallback_text": text})
-    return FormattedReport(data=data, blocks=blocks, text=text)
+    return FormattedReport(data=data, analysis=analysed.analysis, blocks=blocks, text=text)
 
 
-@dg.op(description="Post the message to Slack, or write a preview when no workspace is set up.")
+@dg.op(
+    description="Post the message to Slack once per window, or write a preview without a workspace.",
+    pool="report_pipelines_slack",
+    # 429s are retried inside the Slack client; this covers failures that may succeed later
+    # (a workspace briefly unreachable). The delivery ledger makes a retry safe.
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+)
 def post_to_slack(
     context: dg.OpExecutionContext,
     message: FormattedReport,
@@ -164,21 +183,37 @@ def post_to_slack(
     report_store: ReportStoreResource,
 ) -> None:
     report = message.data.report
+    analysis = message.analysis
+    try:
+        send, reason = evaluate_send_if(report.send_if, analysis)
+    except ConditionError as err:
+        raise dg.Failure(description=f"{report.name}: {err}") from err
+    if not send:
+        context.instance.add_run_tags(context.run_id, {TAG_DELIVERY: "skipped"})
+        context.log.info(f"send_if: {reason}")
+        context.add_output_metadata({"delivery": "skipped", "detail": reason})
+        return
+    force = context.run.tags.get(TAG_FORCE) == "true"
+    store = report_store.get_store()
     try:
         delivery = slack.deliver(
-            report_store.get_store(), report, message.data.window.partition_key,
-            message.blocks, message.text,
+            store, report, message.data.window.partition_key, message.blocks, message.text,
+            run_id=context.run_id, force=force,
         )
     except (SlackDeliveryError, SecretKeyError, ReportNotFound) as err:
         raise dg.Failure(
             description=f"{report.name}: {err}",
             metadata={"destination": report.slack_config.destination or "none"},
+            # A rejected token or a missing channel will not fix itself between retries.
+            allow_retries=not isinstance(err, SlackDeliveryError) or err.code in RETRYABLE_CODES,
         ) from err
     metadata: dict = {"delivery": delivery.status, "detail": delivery.detail}
+    if report.send_if is not None:
+        metadata["send_if"] = reason
     tags = {TAG_DELIVERY: delivery.status}
-    if delivery.status == "posted":
-        metadata.update({"slack_channel": delivery.channel, "slack_ts": delivery.ts, "team_id": delivery.team_id})
-        tags.update({TAG_SLACK_CHANNEL: delivery.channel or "", TAG_SLACK_TS: delivery.ts or ""})
+    if delivery.channel:
+        metadata.update({"slack_channel": delivery.channel, "slack_ts": delivery.ts or ""})
+        tags.update({TAG_SLACK_CHANNEL: delivery.channel, TAG_SLACK_TS: delivery.ts or ""})
     if delivery.preview_path:
         metadata["preview_path"] = dg.MetadataValue.path(delivery.preview_path)
         metadata["preview"] = dg.MetadataValue.md(preview_markdown(message.blocks))

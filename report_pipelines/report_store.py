@@ -62,6 +62,28 @@ slack_workspaces = sa.Table(
     sa.Column("is_active", sa.Boolean, nullable=False, default=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # Set when Slack rejects the token (invalid_auth, token_revoked ...); cleared on re-adding it.
+    sa.Column("last_error", sa.String(64)),
+    sa.Column("last_error_at", sa.DateTime(timezone=True)),
+)
+
+# The delivery ledger: one row per (report, window, destination). A row is claimed ("sending")
+# before the Slack call and completed ("posted") after it, so an op retry, a re-execution, a run
+# retry or a second launch of the same window finds it and does not post again.
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("report_id", sa.Integer, nullable=False),
+    sa.Column("partition_key", sa.String(32), nullable=False),
+    sa.Column("destination", sa.String(300), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("channel", sa.String(32)),
+    sa.Column("ts", sa.String(32)),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("report_id", "partition_key", "destination", name="uq_delivery_window"),
 )
 
 # Fields that shape a report's Dagster definitions (job, partitions, schedule, tags). A change to
@@ -171,6 +193,12 @@ class Workspace:
     team_name: str
     is_active: bool
     created_at: dt.datetime
+    last_error: str | None = None
+    last_error_at: dt.datetime | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self.last_error is None
 
 
 def _fernet() -> Fernet:
@@ -200,6 +228,7 @@ class ReportStore:
     """
 
     _engines: dict[str, Engine] = {}
+    _schema_checked: set[str] = set()
 
     def __init__(self, url: str | None = None):
         self.url = url or store_url()
@@ -210,6 +239,11 @@ class ReportStore:
             engine = sa.create_engine(self.url, pool_pre_ping=True)
             self._engines[self.url] = engine
         self.engine = engine
+        if self.url not in self._schema_checked:
+            # Stores written by an earlier release lack newer columns; add them once per process.
+            if self.tables_exist():
+                self._add_missing_columns()
+            self._schema_checked.add(self.url)
 
     @contextmanager
     def _begin(self) -> Iterator[sa.Connection]:
@@ -343,6 +377,8 @@ class ReportStore:
                 "bot_token_encrypted": encrypted,
                 "is_active": True,
                 "updated_at": now,
+                "last_error": None,
+                "last_error_at": None,
             }
             if existing:
                 conn.execute(
@@ -365,6 +401,8 @@ class ReportStore:
                     team_name=row["team_name"],
                     is_active=bool(row["is_active"]),
                     created_at=_as_utc(row["created_at"]),
+                    last_error=row["last_error"],
+                    last_error_at=_as_utc(row["last_error_at"]) if row["last_error_at"] else None,
                 )
                 for row in conn.execute(query).mappings()
             ]
@@ -386,6 +424,14 @@ class ReportStore:
                 "REPORT_PIPELINES_SECRET_KEY; set the key it was stored with, or add the workspace again"
             ) from err
 
+    def mark_workspace_unhealthy(self, team_id: str, error: str) -> None:
+        with self._begin() as conn:
+            conn.execute(
+                slack_workspaces.update()
+                .where(slack_workspaces.c.team_id == team_id)
+                .values(last_error=error, last_error_at=_utcnow())
+            )
+
     def set_workspace_active(self, team_id: str, active: bool) -> None:
         with self._begin() as conn:
             updated = conn.execute(
@@ -395,6 +441,95 @@ class ReportStore:
             ).rowcount
         if not updated:
             raise ReportNotFound(f"no Slack workspace {team_id}")
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    report_id: int
+    partition_key: str
+    destination: str
+    status: str  # "sending" | "posted"
+    channel: str | None
+    ts: str | None
+    run_id: str
+    updated_at: dt.datetime
+
+
+class DeliveryLedger:
+    """Claims and records deliveries so each (report, window, destination) is posted once."""
+
+    def __init__(self, store: ReportStore):
+        self.engine = store.engine
+        metadata.create_all(self.engine, tables=[deliveries])
+
+    def _where(self, report_id: int, partition_key: str, destination: str):
+        return sa.and_(
+            deliveries.c.report_id == report_id,
+            deliveries.c.partition_key == partition_key,
+            deliveries.c.destination == destination,
+        )
+
+    def get(self, report_id: int, partition_key: str, destination: str) -> LedgerEntry | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(deliveries).where(self._where(report_id, partition_key, destination))
+            ).mappings().first()
+        if row is None:
+            return None
+        return LedgerEntry(
+            report_id=row["report_id"], partition_key=row["partition_key"],
+            destination=row["destination"], status=row["status"], channel=row["channel"],
+            ts=row["ts"], run_id=row["run_id"], updated_at=_as_utc(row["updated_at"]),
+        )
+
+    def claim(self, report_id: int, partition_key: str, destination: str, run_id: str) -> bool:
+        """Insert a "sending" row; False when the window already has a row (a unique index
+        decides, so two runs racing for the same window cannot both win)."""
+        now = _utcnow()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    deliveries.insert().values(
+                        report_id=report_id, partition_key=partition_key, destination=destination,
+                        status="sending", run_id=run_id, created_at=now, updated_at=now,
+                    )
+                )
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def complete(
+        self, report_id: int, partition_key: str, destination: str, run_id: str,
+        channel: str | None, ts: str | None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                deliveries.update()
+                .where(self._where(report_id, partition_key, destination))
+                .values(status="posted", channel=channel, ts=ts, run_id=run_id, updated_at=_utcnow())
+            )
+
+    def release(self, report_id: int, partition_key: str, destination: str, run_id: str) -> None:
+        """Drop this run's claim after a failure that certainly posted nothing."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                deliveries.delete().where(
+                    sa.and_(
+                        self._where(report_id, partition_key, destination),
+                        deliveries.c.run_id == run_id,
+                        deliveries.c.status == "sending",
+                    )
+                )
+            )
+
+    def take_over(self, report_id: int, partition_key: str, destination: str, run_id: str) -> None:
+        """A forced re-run owns the row from now on (its earlier ts is kept until it posts)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                deliveries.update()
+                .where(self._where(report_id, partition_key, destination))
+                .values(run_id=run_id, updated_at=_utcnow())
+            )
 
 
 def _jsonable(row: dict) -> dict:

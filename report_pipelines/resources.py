@@ -4,15 +4,23 @@ spec, Slack delivery, and the in-memory IO manager that keeps results off disk."
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import pickle
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
 
 import dagster as dg
 from pydantic import Field
 
 from report_pipelines.models import Report
-from report_pipelines.report_store import ReportStore, default_home, store_url
-from report_pipelines.slack.delivery import SlackDelivery, SlackDeliveryError, write_preview
+from report_pipelines.report_store import DeliveryLedger, ReportStore, default_home, store_url
+from report_pipelines.slack.delivery import (
+    AUTH_ERRORS,
+    SlackDelivery,
+    SlackDeliveryError,
+    write_preview,
+)
 
 
 class ReportStoreResource(dg.ConfigurableResource):
@@ -45,12 +53,14 @@ class ReportResource(dg.ConfigurableResource):
 class Delivery:
     """What happened to one message: posted, previewed or not sent (and why)."""
 
-    status: str  # "posted" | "preview" | "not_sent"
+    # posted | updated | already_delivered | preview | not_sent | skipped
+    status: str
     detail: str
     channel: str | None = None
     ts: str | None = None
     team_id: str | None = None
     preview_path: str | None = None
+    client: SlackDelivery | None = field(default=None, repr=False, compare=False)
 
 
 def preview_folder() -> Path:
@@ -97,9 +107,30 @@ class SlackResource(dg.ConfigurableResource):
             )
         return active[0].team_id
 
+    def _client(self, store: ReportStore, team_id: str) -> SlackDelivery:
+        return SlackDelivery(
+            token=store.workspace_token(team_id),
+            team_id=team_id,
+            base_url=self.api_url or os.environ.get("SLACK_API_URL") or None,
+            timeout=self.timeout_seconds,
+        )
+
     def deliver(
-        self, store: ReportStore, report: Report, partition_key: str, blocks: list, text: str
+        self,
+        store: ReportStore,
+        report: Report,
+        partition_key: str,
+        blocks: list,
+        text: str,
+        *,
+        run_id: str,
+        force: bool = False,
     ) -> Delivery:
+        """Post once per (report, window, destination), guarded by the delivery ledger.
+
+        A forced re-run edits the message already posted for the window (chat.update) rather
+        than posting a second one; it posts anew only when there is nothing to edit.
+        """
         config = report.slack_config
         if config.notification_type == "none":
             return Delivery("not_sent", "notification_type is none: the report is not posted")
@@ -114,45 +145,139 @@ class SlackResource(dg.ConfigurableResource):
                 f"no Slack workspace configured: message written to {path}",
                 preview_path=str(path),
             )
-        client = SlackDelivery(
-            token=store.workspace_token(team_id),
-            team_id=team_id,
-            base_url=self.api_url or os.environ.get("SLACK_API_URL") or None,
-            timeout=self.timeout_seconds,
-        )
-        if config.notification_type == "dm":
-            channel = client.open_dm(config.slack_user_id or "")
-        else:
-            channel = client.resolve_channel(config.slack_channel or "")
-        posted = client.post_message(channel, blocks, text)
+        destination = f"{team_id}/{config.notification_type}/{config.destination}"
+        ledger = DeliveryLedger(store)
+        existing = ledger.get(report.id, partition_key, destination)
+        if existing is not None and not force:
+            return self._already(existing, destination)
+        if existing is None and not ledger.claim(report.id, partition_key, destination, run_id):
+            # Another run claimed the window between our read and our insert.
+            return self._already(ledger.get(report.id, partition_key, destination), destination)
+        if existing is not None:
+            ledger.take_over(report.id, partition_key, destination, run_id)
+        client = self._client(store, team_id)
+        try:
+            if existing is not None and existing.status == "posted" and existing.ts:
+                posted = self._update_or_post(client, existing, blocks, text)
+                status = "updated" if posted.ts == existing.ts else "posted"
+            else:
+                posted = client.post_message(self._channel_id(client, report), blocks, text)
+                status = "posted"
+        except SlackDeliveryError as err:
+            if err.code in AUTH_ERRORS:
+                store.mark_workspace_unhealthy(team_id, err.code)
+            if not err.may_have_posted and existing is None:
+                ledger.release(report.id, partition_key, destination, run_id)
+            raise
+        ledger.complete(report.id, partition_key, destination, run_id, posted.channel, posted.ts)
+        verb = "updated the earlier message in" if status == "updated" else "posted to"
         return Delivery(
-            "posted",
-            f"posted to {config.destination} ({posted.channel}) in {team_id}",
+            status,
+            f"{verb} {config.destination} ({posted.channel}) in {team_id}",
             channel=posted.channel,
             ts=posted.ts,
             team_id=team_id,
+            client=client,
+        )
+
+    @staticmethod
+    def _channel_id(client: SlackDelivery, report: Report) -> str:
+        config = report.slack_config
+        if config.notification_type == "dm":
+            return client.open_dm(config.slack_user_id or "")
+        return client.resolve_channel(config.slack_channel or "")
+
+    @staticmethod
+    def _update_or_post(client: SlackDelivery, existing, blocks: list, text: str):
+        try:
+            return client.update_message(existing.channel, existing.ts, blocks, text)
+        except SlackDeliveryError as err:
+            if err.code not in ("message_not_found", "cant_update_message", "edit_window_closed"):
+                raise
+        return client.post_message(existing.channel, blocks, text)
+
+    @staticmethod
+    def _already(existing, destination: str) -> Delivery:
+        if existing is not None and existing.status == "posted":
+            return Delivery(
+                "already_delivered",
+                f"this window was already posted to {destination} (ts {existing.ts}) by run "
+                f"{existing.run_id}; nothing posted again (force a re-run to update it)",
+                channel=existing.channel,
+                ts=existing.ts,
+            )
+        run = existing.run_id if existing else "another run"
+        raise SlackDeliveryError(
+            "delivery_in_doubt",
+            f"run {run} started posting this window to {destination} and never confirmed it; "
+            "check the channel, then force a re-run (`report-pipelines run SLUG --partition KEY "
+            "--force`) if the message is missing",
         )
 
 
-class InMemoryResultsIOManager(dg.InMemoryIOManager):
-    """Keeps op outputs in memory so query results and analysis never land on disk.
+RESULTS_TTL_HOURS = 24
 
-    A re-execution of only the later steps would need the parent run's outputs, which are gone
-    with its process: it fails with a message saying to re-execute all steps instead.
+
+def results_key() -> bytes:
+    """The Fernet key for stored step results: REPORT_PIPELINES_SECRET_KEY when set, else a key
+    file created once, readable only by its owner, in DAGSTER_HOME."""
+    configured = os.environ.get("REPORT_PIPELINES_SECRET_KEY")
+    if configured:
+        return configured.encode()
+    path = default_home() / ".results.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(Fernet.generate_key())
+    return path.read_bytes().strip()
+
+
+class EncryptedResultsIOManager(dg.ConfigurableIOManager):
+    """Keeps step outputs (query results, analysis, the message) encrypted and short-lived.
+
+    Dagster's default IO manager pickles outputs in plaintext under ``storage/<run_id>/``. Here
+    each output is pickled, Fernet-encrypted and written there, so "re-execute from failure" in
+    the UI can load the parent run's earlier steps. Results expire after ``ttl_hours``; the
+    retention job deletes them.
     """
 
+    ttl_hours: int = Field(
+        default=RESULTS_TTL_HOURS, description="Hours a stored step result may be reused."
+    )
+
+    def _path(self, identifier: list[str]) -> Path:
+        run_id, *rest = identifier
+        return default_home() / "storage" / run_id / "report_results" / ("__".join(rest) + ".bin")
+
+    def handle_output(self, context: dg.OutputContext, obj) -> None:
+        if obj is None:
+            return
+        path = self._path(context.get_identifier())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        token = Fernet(results_key()).encrypt(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(token)
+        os.replace(tmp, path)
+
     def load_input(self, context: dg.InputContext):
-        try:
-            return super().load_input(context)
-        except KeyError as err:
+        path = self._path(context.get_identifier())
+        if not path.exists():
             raise dg.Failure(
                 description=(
-                    "report results are kept in memory only, so a partial re-execution cannot reuse "
-                    "the earlier run's outputs; re-execute all steps (\"Re-execute all\")"
+                    f"the stored result of {context.upstream_output.step_key} is gone (deleted by "
+                    "retention or never written); re-execute all steps"
+                )
+            )
+        try:
+            data = Fernet(results_key()).decrypt(path.read_bytes(), ttl=self.ttl_hours * 3600)
+        except InvalidToken as err:
+            raise dg.Failure(
+                description=(
+                    f"the stored result of {context.upstream_output.step_key} is older than "
+                    f"{self.ttl_hours} h or was written with another key; re-execute all steps"
                 )
             ) from err
-
-
-@dg.io_manager(description="In-memory outputs: report data never reaches the run storage folder.")
-def in_memory_results_io_manager(_) -> InMemoryResultsIOManager:
-    return InMemoryResultsIOManager()
+        return pickle.loads(data)

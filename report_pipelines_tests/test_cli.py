@@ -196,7 +196,10 @@ def test_run_posts_one_message_with_exact_figures(home, tmp_path, secret_key, sq
         assert again.returncode == 0 and "already delivered" in again.stdout
         assert len(slack.calls_to("chat.postMessage")) == 1
         forced = run_cli("run", "regional_revenue", "--partition", "2026-11-25-09:00", "--force", env=env)
-        assert forced.returncode == 0 and len(slack.calls_to("chat.postMessage")) == 2
+        # A forced re-run edits the window's message in place: still one message in the channel.
+        assert forced.returncode == 0 and "updated the earlier message" in forced.stdout
+        assert len(slack.calls_to("chat.postMessage")) == 1
+        assert [c["ts"] for c in slack.calls_to("chat.update")] == [post["ts"]]
 
         slack.fail_next("chat.postMessage", error="channel_not_found", status=200)
         failed = run_cli("run", "regional_revenue", "--partition", "2026-11-24-09:00", env=env)

@@ -79,8 +79,9 @@ def test_preview_without_workspace(home, instance, store):
     ]
     md = step_events[0].event_specific_data.metadata
     assert "📊 Regional Revenue" in md["preview"].value
-    # In-memory IO: no pickled results under the run storage folder.
-    assert not list((home / "storage").glob(f"{result.run_id}/**/result"))
+    # Step results on disk are encrypted: no region name or column in plaintext.
+    for path in (home / "storage" / result.run_id).rglob("*.bin"):
+        assert b"North" not in path.read_bytes() and b"revenue" not in path.read_bytes()
 
 
 def test_posts_once_to_resolved_channel_with_exact_figures(home, instance, store, slack, secret_key, monkeypatch):

@@ -41,9 +41,9 @@ RATE_LIMIT_RETRIES = 5
 CONNECTION_RETRIES = 2
 SERVER_ERROR_RETRIES = 3
 _SLACK_ERROR_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
-_AUTH_ERRORS = frozenset({"invalid_auth", "token_revoked", "account_inactive", "not_authed"})
+AUTH_ERRORS = frozenset({"invalid_auth", "token_revoked", "account_inactive", "not_authed"})
 # Only a 429 proves Slack did nothing; after any other failure of these the post may exist.
-_POSTING_METHODS = frozenset({"chat.postMessage", "files_upload_v2"})
+_POSTING_METHODS = frozenset({"chat.postMessage", "chat.update", "files_upload_v2"})
 _POST_UNCERTAIN = (
     "it was not retried and may or may not have been posted: check the channel before re-running"
 )
@@ -71,6 +71,11 @@ class SlackDeliveryError(Exception):
         self.method = method
         self.status = status
         self.errors = list(errors)
+
+    @property
+    def may_have_posted(self) -> bool:
+        """True when Slack may have acted although the call failed (no answer, or a 5xx)."""
+        return self.method in _POSTING_METHODS and self.code == "http_error"
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Executors that run ops in subprocesses pickle errors; keep code and details intact.
@@ -200,6 +205,18 @@ class SlackDelivery:
             channel=response["channel"], ts=response["ts"], warnings=_warnings(response)
         )
 
+    def update_message(
+        self, channel_id: str, ts: str, blocks: Sequence[Mapping[str, Any]] | None, text: str
+    ) -> PostedMessage:
+        """Replace a posted message in place (chat.update): a forced re-run edits, never repeats."""
+        with self._mapped_errors("chat.update", channel=channel_id):
+            response = self._post_client.chat_update(
+                channel=channel_id, ts=ts, blocks=list(blocks) if blocks else None, text=text
+            )
+        return PostedMessage(
+            channel=response["channel"], ts=response["ts"], warnings=_warnings(response)
+        )
+
     def upload_file(
         self,
         channel_id: str,
@@ -313,7 +330,7 @@ class SlackDelivery:
             message = f"channel {label} not found in workspace {team}; check slack_channel"
         elif code == "is_archived":
             message = f"channel {label} is archived; unarchive it or point slack_channel elsewhere"
-        elif code in _AUTH_ERRORS:
+        elif code in AUTH_ERRORS:
             message = (
                 f"the bot token for workspace {team} is invalid or revoked ({code}); "
                 "run `report-pipelines workspaces add` with a new token"

@@ -1,0 +1,148 @@
+"""Thread replies under a posted report: long texts, the chart PNG and the full CSV.
+
+No Dagster import: the delivery op calls :func:`post_thread_extras` after the main message is
+posted and turns the returned records into run metadata.
+
+    posted = delivery.post_message(channel_id, blocks, text)
+    extras = post_thread_extras(
+        delivery, channel_id, posted.ts, frame=frame, analysis=analysis,
+        report_name="Weekly Sales", timezone="Europe/London", slug="weekly_sales",
+        partition_key="2026-11-16-09:00", chart=True, csv=True,
+        extra_texts=sql_thread_text([sql]),
+    )
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+
+from report_pipelines.analysts.types import Analysis
+from report_pipelines.slack.attachments import chart_png, csv_bytes
+from report_pipelines.slack.blocks import ELLIPSIS, escape, validate_message
+from report_pipelines.slack.delivery import SlackDelivery, SlackDeliveryError
+
+# The notification preview of a thread reply; the section holds the full text.
+MAX_SUMMARY_CHARS = 150
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+_MRKDWN_MARKS = str.maketrans("", "", "*_~`")
+
+
+def post_thread_extras(
+    client: SlackDelivery,
+    channel_id: str,
+    thread_ts: str,
+    *,
+    frame: pd.DataFrame,
+    analysis: Analysis,
+    report_name: str,
+    timezone: str,
+    slug: str,
+    partition_key: str,
+    chart: bool,
+    csv: bool,
+    extra_texts: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Post ``extra_texts``, then the chart, then the CSV into the thread of ``thread_ts``.
+
+    The main report message is already in the channel when this runs, so a failure here cannot
+    take it back: every reply is rendered and checked before the first one is posted, and a Slack
+    failure raises :class:`SlackDeliveryError` naming the extra that failed and what was already
+    posted in the thread. The caller decides whether that fails the run; re-running would post
+    the main message again.
+
+    Each ``extra_texts`` item is escaped mrkdwn of at most 3,000 characters (as made by
+    :func:`~report_pipelines.slack.attachments.sql_thread_text` and
+    :func:`~report_pipelines.slack.attachments.thread_messages_for_overflow`); a ``ValueError``
+    is raised before anything is posted when one is not. Files are named
+    ``<slug>_<partition_key>.png`` / ``.csv`` with ``:`` (and anything else unsafe in a file
+    name) turned into ``-``.
+
+    Returns one record per extra for run metadata: ``kind`` ("text", "chart" or "csv"), the reply
+    ``ts`` or the ``file_id`` and ``filename``, and ``bytes``. A chart with nothing to draw (no
+    trend and no category) is recorded with ``skipped`` instead.
+    """
+    replies = [_text_reply(text, report_name) for text in extra_texts]
+    stem = _UNSAFE_FILENAME.sub("-", f"{slug}_{partition_key}")
+    files: list[tuple[str, str, bytes, str]] = []
+    records: list[dict[str, Any]] = []
+    if chart:
+        png = chart_png(frame, analysis, title=report_name, timezone=timezone)
+        if png is None:
+            records.append({"kind": "chart", "skipped": "no trend or category to chart"})
+        else:
+            files.append(("chart", f"{stem}.png", png, f"{report_name} chart"))
+    if csv:
+        files.append(("csv", f"{stem}.csv", csv_bytes(frame), f"{report_name} data"))
+
+    posted: list[str] = []
+    for number, (blocks, summary) in enumerate(replies, start=1):
+        label = f"thread text {number} of {len(replies)}"
+        with _naming(label, thread_ts, posted):
+            reply = client.post_message(channel_id, blocks, summary, thread_ts=thread_ts)
+        record: dict[str, Any] = {
+            "kind": "text",
+            "ts": reply.ts,
+            "bytes": len(blocks[0]["text"]["text"].encode("utf-8")),
+        }
+        if reply.warnings:
+            record["warnings"] = reply.warnings
+        records.append(record)
+        posted.append(label)
+    for kind, filename, content, title in files:
+        label = f"{kind} {filename}"
+        with _naming(label, thread_ts, posted):
+            file_id = client.upload_file(
+                channel_id, filename, content, thread_ts=thread_ts, title=title
+            )
+        records.append(
+            {"kind": kind, "file_id": file_id, "filename": filename, "bytes": len(content)}
+        )
+        posted.append(label)
+    return records
+
+
+def _text_reply(text: str, report_name: str) -> tuple[list[dict[str, Any]], str]:
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    summary = _summary(text, report_name)
+    problems = validate_message(blocks, summary)
+    if problems:
+        raise ValueError(f"thread reply is not a valid Slack message: {'; '.join(problems)}")
+    return blocks, summary
+
+
+def _summary(text: str, report_name: str) -> str:
+    """``<report name>: <first line>`` without mrkdwn marks, for notifications and previews."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    first = " ".join(first.translate(_MRKDWN_MARKS).split())
+    # The reply text is escaped already; the name is not, and `text` turns <!channel> into pings.
+    summary = f"{escape(' '.join(report_name.split()))}: {first}".strip(" :")
+    if len(summary) > MAX_SUMMARY_CHARS:
+        cut = summary[: MAX_SUMMARY_CHARS - len(ELLIPSIS)]
+        # Never end on half an entity such as "&am".
+        amp = cut.rfind("&")
+        if amp != -1 and ";" not in cut[amp:]:
+            cut = cut[:amp]
+        summary = cut.rstrip() + ELLIPSIS
+    return summary or "Report details"
+
+
+@contextmanager
+def _naming(label: str, thread_ts: str, posted: list[str]) -> Iterator[None]:
+    """Re-raise a Slack failure naming the extra it hit and what the thread already holds."""
+    try:
+        yield
+    except SlackDeliveryError as err:
+        already = ", ".join(posted) if posted else "nothing else"
+        raise SlackDeliveryError(
+            err.code,
+            f"posting the {label} into the thread of {thread_ts} failed: {err}. "
+            f"The main report message is already posted; in its thread so far: {already}",
+            method=err.method,
+            status=err.status,
+            errors=err.errors,
+        ) from err
