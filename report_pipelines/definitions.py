@@ -15,8 +15,19 @@ from dagster._core.definitions.definitions_load_context import StateBackedDefini
 
 from report_pipelines.analysts.base import StatisticalAnalystResource
 from report_pipelines.jobs import ReportShape, build_report_job, build_report_schedule
+from report_pipelines.maintenance import (
+    build_health_job,
+    build_health_schedule,
+    retention_job,
+    retention_schedule,
+)
 from report_pipelines.report_store import ReportStore
 from report_pipelines.resources import ReportStoreResource, SlackResource
+from report_pipelines.sensors import (
+    build_report_table_sensor,
+    reload_report_definitions,
+    report_failure_notifier,
+)
 from report_pipelines.warehouses.sqlalchemy import SQLAlchemyWarehouse
 
 STATE_KEY = "report_pipelines/scheduled_reports"
@@ -43,7 +54,12 @@ def build_definitions(rows: list[dict]) -> dg.Definitions:
         job = build_report_job(shape, resources)
         jobs.append(job)
         schedules.append(build_report_schedule(shape, job))
-    return dg.Definitions(jobs=jobs, schedules=schedules)
+    health_job = build_health_job(resources)
+    return dg.Definitions(
+        jobs=[*jobs, reload_report_definitions, retention_job, health_job],
+        schedules=[*schedules, retention_schedule, build_health_schedule(health_job)],
+        sensors=[build_report_table_sensor(rows), report_failure_notifier],
+    )
 
 
 class ReportDefinitionsLoader(StateBackedDefinitionsLoader[list]):

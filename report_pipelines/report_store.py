@@ -7,8 +7,6 @@ exactly as it was. Slack bot tokens are stored Fernet-encrypted (REPORT_PIPELINE
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -352,11 +350,6 @@ class ReportStore:
         with self._begin() as conn:
             conn.execute(scheduled_reports.delete().where(scheduled_reports.c.id == current.id))
         return current
-
-    def fingerprint(self) -> str:
-        """A hash of every job-shaping field: it changes exactly when definitions must reload."""
-        payload = json.dumps(self.job_shaping_rows(), sort_keys=True, default=str)
-        return hashlib.sha256(payload.encode()).hexdigest()
 
     def add_workspace(self, team_id: str, team_name: str, token: str) -> Workspace:
         if not team_id.strip() or not team_name.strip():

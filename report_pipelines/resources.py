@@ -180,6 +180,35 @@ class SlackResource(dg.ConfigurableResource):
             client=client,
         )
 
+    def notify(
+        self,
+        store: ReportStore,
+        report: Report,
+        target: tuple[str, str] | None,
+        blocks: list,
+        text: str,
+        *,
+        key: str,
+    ) -> str:
+        """Send an operational notice (not a report): to a DM or channel in the report's
+        workspace, or into the preview folder when there is no workspace or no target."""
+        team_id = self._workspace_for(store, report)
+        if team_id is None or target is None:
+            path = write_preview(
+                preview_folder() / "_notices", report.slug, key,
+                {"destination": target and target[1], "text": text, "blocks": blocks},
+            )
+            reason = "no Slack workspace configured" if team_id is None else (
+                f"owner {report.user_id!r} is not a Slack user ID or email and "
+                "REPORT_PIPELINES_OPS_CHANNEL is not set"
+            )
+            return f"{reason}: notice written to {path}"
+        client = self._client(store, team_id)
+        kind, where = target
+        channel = client.open_dm(where) if kind == "dm" else client.resolve_channel(where)
+        posted = client.post_message(channel, blocks, text)
+        return f"notice posted to {where} ({posted.channel}, ts {posted.ts})"
+
     @staticmethod
     def _channel_id(client: SlackDelivery, report: Report) -> str:
         config = report.slack_config

@@ -37,16 +37,22 @@ def test_one_job_and_schedule_per_report(demo_store):
     defs, _ = load()
     repo = defs.get_repository_def()
     assert sorted(job.name for job in repo.get_all_jobs()) == [
+        "health",
+        "reload_report_definitions",
         "report_daily_sales_report",
         "report_monthly_product_performance",
         "report_weekly_regional_revenue",
+        "retention",
     ]
     schedules = {s.name: s for s in repo.schedule_defs}
     assert set(schedules) == {
+        "health_schedule",
         "report_daily_sales_report_schedule",
         "report_monthly_product_performance_schedule",
         "report_weekly_regional_revenue_schedule",
+        "retention_schedule",
     }
+    assert {s.name for s in repo.sensor_defs} == {"report_table_sensor", "report_failure_notifier"}
     weekly = schedules["report_weekly_regional_revenue_schedule"]
     assert weekly.cron_schedule == "30 8 * * 1"
     assert weekly.execution_timezone == "Europe/London"
@@ -69,9 +75,10 @@ def test_disabled_report_schedule_is_stopped_by_default(demo_store):
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
 
 
-def test_empty_store_loads_no_jobs(home):
+def test_empty_store_loads_no_report_jobs(home):
     defs, _ = load()
-    assert list(defs.get_repository_def().get_all_jobs()) == []
+    names = {job.name for job in defs.get_repository_def().get_all_jobs()}
+    assert names == {"health", "retention", "reload_report_definitions"}
 
 
 def test_run_workers_rebuild_from_stored_state_without_querying(demo_store, monkeypatch):

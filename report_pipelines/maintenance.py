@@ -1,0 +1,196 @@
+"""Retention and health: the jobs that keep a long-running deployment tidy and honest."""
+
+import datetime as dt
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import dagster as dg
+
+from report_pipelines.report_store import ReportStore, default_home
+
+DEFAULT_RETENTION_DAYS = 30
+MAINTENANCE_JOBS = ("retention", "health", "reload_report_definitions")
+REQUIRED_DAEMON_HEARTBEAT_SECONDS = 120
+
+
+def retention_days() -> int:
+    raw = os.environ.get("RETENTION_DAYS", str(DEFAULT_RETENTION_DAYS))
+    try:
+        days = int(raw)
+    except ValueError:
+        raise dg.Failure(description=f"RETENTION_DAYS={raw!r} must be a whole number of days") from None
+    if days < 1:
+        raise dg.Failure(description=f"RETENTION_DAYS={days} must be at least 1")
+    return days
+
+
+def is_ours(job_name: str) -> bool:
+    return job_name.startswith("report_") or job_name in MAINTENANCE_JOBS
+
+
+def prune_runs(instance: dg.DagsterInstance, cutoff: dt.datetime, batch: int = 200) -> list[str]:
+    """Delete this product's runs created before ``cutoff``: run rows, event logs, compute logs
+    and the per-run storage folder (Dagster's delete_run leaves the folder behind)."""
+    deleted: list[str] = []
+    storage = default_home() / "storage"
+    while True:
+        records = instance.get_run_records(dg.RunsFilter(created_before=cutoff), limit=batch)
+        ours = [
+            r for r in records
+            if is_ours(r.dagster_run.job_name) and r.dagster_run.status in _FINISHED
+        ]
+        for record in ours:
+            run_id = record.dagster_run.run_id
+            instance.compute_log_manager.delete_logs(prefix=[run_id])
+            instance.delete_run(run_id)
+            shutil.rmtree(storage / run_id, ignore_errors=True)
+            deleted.append(run_id)
+        if len(records) < batch or not ours:
+            return deleted
+
+
+_FINISHED = frozenset(
+    {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+)
+
+
+@dg.op(description="Delete runs older than RETENTION_DAYS with their logs and storage folders.")
+def prune_old_runs(context: dg.OpExecutionContext) -> None:
+    days = retention_days()
+    cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
+    deleted = prune_runs(context.instance, cutoff)
+    context.log.info(f"deleted {len(deleted)} runs created before {cutoff:%Y-%m-%d %H:%M} UTC")
+    context.add_output_metadata(
+        {"retention_days": days, "cutoff": cutoff.isoformat(), "runs_deleted": len(deleted)}
+    )
+
+
+@dg.job(name="retention", description="Prune old report runs (RETENTION_DAYS, default 30).",
+        tags={"report_pipelines/maintenance": "retention"})
+def retention_job() -> None:
+    prune_old_runs()
+
+
+retention_schedule = dg.ScheduleDefinition(
+    name="retention_schedule",
+    job=retention_job,
+    cron_schedule="0 2 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    component: str
+    ok: bool
+    detail: str
+
+
+def _check(component: str, probe: Callable[[], str]) -> CheckResult:
+    try:
+        return CheckResult(component, True, probe())
+    except Exception as err:  # noqa: BLE001 - a health check reports every failure as unhealthy
+        return CheckResult(component, False, f"{type(err).__name__}: {err}")
+
+
+def run_health_checks(
+    instance: dg.DagsterInstance,
+    *,
+    warehouse,
+    analyst,
+    store: ReportStore | None = None,
+    check_daemon: bool = True,
+) -> list[CheckResult]:
+    """Every component a report needs, each reported on its own line."""
+    from report_pipelines.slack.delivery import SlackDelivery
+
+    store = store or ReportStore()
+    results = [
+        _check("report_store", lambda: _store_probe(store)),
+        _check("dagster_storage", lambda: _storage_probe(instance)),
+    ]
+    if check_daemon:
+        results.append(_check("dagster_daemon", lambda: _daemon_probe(instance)))
+    results.append(_check("warehouse", warehouse.check))
+    workspaces = _check("slack_workspaces", lambda: f"{len(store.workspaces(active_only=True))} active")
+    results.append(workspaces)
+    if workspaces.ok:
+        for workspace in store.workspaces(active_only=True):
+            def probe(team_id=workspace.team_id) -> str:
+                info = SlackDelivery(token=store.workspace_token(team_id), team_id=team_id).auth_test()
+                return f"auth.test ok for {info.get('team')} as {info.get('user_id')}"
+
+            results.append(_check(f"slack:{workspace.team_id}", probe))
+    if hasattr(analyst, "check"):
+        results.append(_check("analyst", analyst.check))
+    return results
+
+
+def _store_probe(store: ReportStore) -> str:
+    if not store.tables_exist():
+        raise RuntimeError("the report tables do not exist; run `report-pipelines init`")
+    return f"{len(store.job_shaping_rows())} reports"
+
+
+def _storage_probe(instance: dg.DagsterInstance) -> str:
+    instance.get_run_records(limit=1)
+    return f"{type(instance.run_storage).__name__} answered"
+
+
+def _daemon_probe(instance: dg.DagsterInstance) -> str:
+    statuses = instance.get_daemon_statuses()
+    unhealthy = sorted(name for name, status in statuses.items() if not status.healthy)
+    if unhealthy:
+        raise RuntimeError(
+            f"no recent heartbeat from {', '.join(unhealthy)}; start `dagster-daemon run` "
+            "(or `dagster dev`) with this DAGSTER_HOME"
+        )
+    return f"{len(statuses)} daemons heartbeating"
+
+
+def record_health(context: dg.OpExecutionContext, warehouse, analyst) -> None:
+    """Run every check, put each result in the step's metadata, fail when any is unhealthy."""
+    results = run_health_checks(context.instance, warehouse=warehouse, analyst=analyst)
+    context.add_output_metadata(
+        {r.component: ("ok: " if r.ok else "UNHEALTHY: ") + r.detail for r in results}
+    )
+    failing = [r for r in results if not r.ok]
+    if failing:
+        raise dg.Failure(
+            description="unhealthy: " + "; ".join(f"{r.component} ({r.detail})" for r in failing),
+            metadata={"results": dg.MetadataValue.json([asdict(r) for r in results])},
+        )
+
+
+def build_health_job(resources: dict) -> dg.JobDefinition:
+    @dg.op(
+        name="check_components",
+        description="Check the report store, Dagster storage, daemon, warehouse, Slack and Gemini.",
+        required_resource_keys={"warehouse", "analyst"},
+    )
+    def check_components_op(context: dg.OpExecutionContext) -> None:
+        record_health(context, context.resources.warehouse, context.resources.analyst)
+
+    @dg.job(
+        name="health",
+        description="Health of every component a report needs; fails when one is unhealthy.",
+        resource_defs={"warehouse": resources["warehouse"], "analyst": resources["analyst"]},
+        tags={"report_pipelines/maintenance": "health"},
+    )
+    def health_job() -> None:
+        check_components_op()
+
+    return health_job
+
+
+def build_health_schedule(job: dg.JobDefinition) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name="health_schedule",
+        job=job,
+        cron_schedule="*/15 * * * *",
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )

@@ -1,0 +1,215 @@
+"""Keeping Dagster in step with the report table, and telling owners when a report fails.
+
+The table sensor only compares fingerprints and requests a run of the small reload job: reloading
+a code location from inside a sensor tick can fail that very tick, so the reload happens in a run.
+"""
+
+import hashlib
+import json
+import os
+import time
+
+import dagster as dg
+import requests
+from pydantic import Field
+
+from report_pipelines.names import CODE_LOCATION, TAG_OWNER, TAG_REPORT, TAG_REPORT_ID, schedule_name
+from report_pipelines.report_store import ReportNotFound, ReportStore
+from report_pipelines.resources import SlackResource
+
+SENSOR_INTERVAL_SECONDS = 15
+# A reload request that has not brought the location in step after this long is made again
+# (the webserver may have been down when the reload job ran).
+RE_REQUEST_AFTER_SECONDS = 300
+REPOSITORY_NAME = "__repository__"
+
+
+def fingerprint_rows(rows: list[dict]) -> str:
+    """A hash of the job-shaping rows: it changes exactly when definitions must be rebuilt."""
+    payload = json.dumps(rows, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def enabled_changes(loaded: list[dict], current: list[dict]) -> list[str]:
+    """Slugs of reports present in both states whose ``enabled`` flag differs."""
+    before = {row["slug"]: bool(row["enabled"]) for row in loaded}
+    return sorted(
+        row["slug"] for row in current
+        if row["slug"] in before and before[row["slug"]] != bool(row["enabled"])
+    )
+
+
+def webserver_url() -> str:
+    return os.environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000").rstrip("/")
+
+
+class ReloadConfig(dg.Config):
+    reset_schedules: list[str] = Field(
+        default_factory=list,
+        description="Slugs whose enabled flag changed: their schedules go back to the default status.",
+    )
+
+
+RESET_SCHEDULE = """
+mutation ResetSchedule($selector: ScheduleSelector!) {
+  resetSchedule(scheduleSelector: $selector) {
+    __typename
+    ... on ScheduleStateResult { scheduleState { status } }
+    ... on PythonError { message }
+    ... on UnauthorizedError { message }
+  }
+}
+"""
+RELOAD_LOCATION = """
+mutation Reload($name: String!) {
+  reloadRepositoryLocation(repositoryLocationName: $name) {
+    __typename
+    ... on WorkspaceLocationEntry { locationOrLoadError { __typename ... on PythonError { message } } }
+    ... on PythonError { message }
+    ... on UnauthorizedError { message }
+    ... on ReloadNotSupported { message }
+    ... on RepositoryLocationNotFound { message }
+  }
+}
+"""
+
+
+def _graphql(query: str, variables: dict, timeout: float = 60) -> dict:
+    url = f"{webserver_url()}/graphql"
+    try:
+        response = requests.post(url, json={"query": query, "variables": variables}, timeout=timeout)
+        response.raise_for_status()
+    except requests.RequestException as err:
+        raise dg.Failure(
+            description=f"the Dagster webserver at {webserver_url()} did not answer ({err}); "
+            "set DAGSTER_WEBSERVER_URL to the webserver serving this code location"
+        ) from err
+    body = response.json()
+    if body.get("errors"):
+        raise dg.Failure(description=f"GraphQL error from {url}: {body['errors'][0].get('message')}")
+    return body["data"]
+
+
+@dg.op(description="Ask the webserver to reload this code location, then reset toggled schedules.")
+def reload_code_location(context: dg.OpExecutionContext, config: ReloadConfig) -> None:
+    started = time.monotonic()
+    data = _graphql(RELOAD_LOCATION, {"name": CODE_LOCATION})["reloadRepositoryLocation"]
+    location = data.get("locationOrLoadError") or {}
+    if data["__typename"] != "WorkspaceLocationEntry" or location.get("__typename") == "PythonError":
+        message = data.get("message") or location.get("message") or data["__typename"]
+        raise dg.Failure(description=f"reloading {CODE_LOCATION} failed: {message}")
+    reset = []
+    for slug in config.reset_schedules:
+        selector = {
+            "repositoryLocationName": CODE_LOCATION,
+            "repositoryName": REPOSITORY_NAME,
+            "scheduleName": schedule_name(slug),
+        }
+        answer = _graphql(RESET_SCHEDULE, {"selector": selector})["resetSchedule"]
+        if answer["__typename"] != "ScheduleStateResult":
+            raise dg.Failure(description=f"resetting {schedule_name(slug)} failed: {answer.get('message')}")
+        reset.append(f"{schedule_name(slug)}: {answer['scheduleState']['status']}")
+    context.add_output_metadata(
+        {"reload_seconds": round(time.monotonic() - started, 2), "schedules_reset": "\n".join(reset) or "none"}
+    )
+
+
+@dg.job(
+    name="reload_report_definitions",
+    description="Reload the report code location after the report table changed.",
+    tags={"report_pipelines/maintenance": "reload"},
+)
+def reload_report_definitions() -> None:
+    reload_code_location()
+
+
+def build_report_table_sensor(loaded_rows: list[dict]) -> dg.SensorDefinition:
+    loaded = fingerprint_rows(loaded_rows)
+
+    @dg.sensor(
+        name="report_table_sensor",
+        job=reload_report_definitions,
+        minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Reloads the code location when reports are added, deleted or rescheduled.",
+    )
+    def report_table_sensor(context: dg.SensorEvaluationContext):
+        rows = ReportStore().job_shaping_rows()
+        current = fingerprint_rows(rows)
+        if current == loaded:
+            return dg.SkipReason("the loaded definitions match the report table")
+        # A cursor, not a run_key: retention deletes old runs, and with them the run keys Dagster
+        # would use to dedupe, so a deleted run must not make the sensor fire again.
+        previous = json.loads(context.cursor) if context.cursor else {}
+        if previous.get("fingerprint") == current and time.time() - previous.get("at", 0) < RE_REQUEST_AFTER_SECONDS:
+            return dg.SkipReason("a reload for this table state was already requested")
+        context.update_cursor(json.dumps({"fingerprint": current, "at": time.time()}))
+        changed = enabled_changes(loaded_rows, rows)
+        return dg.RunRequest(
+            run_config={"ops": {"reload_code_location": {"config": {"reset_schedules": changed}}}},
+            tags={"report_pipelines/fingerprint": current[:16]},
+        )
+
+    return report_table_sensor
+
+
+def failure_notice(run: dg.DagsterRun, error: str, run_url: str) -> tuple[list[dict], str]:
+    """The Slack message telling a report's owner which window failed and why."""
+    from report_pipelines.slack.blocks import MAX_SECTION_CHARS, escape
+
+    report = run.tags.get(TAG_REPORT, run.job_name)
+    window = run.tags.get("dagster/partition", "no window")
+    summary = escape(error.strip())[: MAX_SECTION_CHARS - 200]
+    text = f"⚠️ Report {report} failed for window {window}"
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(text)}*\n{summary}"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{run_url}|View run {run.run_id[:8]} in Dagster>"}]},
+    ]
+    return blocks, f"{text}: {error.strip()[:500]}"
+
+
+def failure_destination(owner: str, ops_channel: str | None) -> tuple[str, str] | None:
+    """Owners named by Slack user ID or email get a DM; anyone else's failures go to the ops channel."""
+    from report_pipelines.slack.delivery import USER_ID_PATTERN
+
+    if USER_ID_PATTERN.fullmatch(owner) or "@" in owner:
+        return "dm", owner
+    if ops_channel:
+        return "channel", ops_channel
+    return None
+
+
+def run_error_summary(instance: dg.DagsterInstance, run_id: str) -> str:
+    lines = []
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+        event = record.dagster_event
+        data = event.step_failure_data if event else None
+        if data is None:
+            continue
+        description = data.user_failure_data.description if data.user_failure_data else None
+        lines.append(f"{event.step_key}: {description or data.error.message.strip()}")
+    return "\n".join(lines) or "the run failed before any step reported an error"
+
+
+@dg.run_failure_sensor(
+    name="report_failure_notifier",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Tells a report's owner (or REPORT_PIPELINES_OPS_CHANNEL) which window failed and why.",
+)
+def report_failure_notifier(context: dg.RunFailureSensorContext) -> None:
+    run = context.dagster_run
+    if TAG_REPORT_ID not in run.tags:
+        return
+    from report_pipelines.ops import webserver_url as run_link_base
+
+    error = run_error_summary(context.instance, run.run_id)
+    blocks, text = failure_notice(run, error, f"{run_link_base()}/runs/{run.run_id}")
+    store = ReportStore()
+    try:
+        report = store.get(int(run.tags[TAG_REPORT_ID]))
+    except ReportNotFound:
+        context.log.warning(f"report of failed run {run.run_id} no longer exists; no notice sent")
+        return
+    target = failure_destination(run.tags.get(TAG_OWNER, report.user_id), os.environ.get("REPORT_PIPELINES_OPS_CHANNEL"))
+    detail = SlackResource().notify(store, report, target, blocks, text, key=f"failure-{run.run_id}")
+    context.log.info(detail)
