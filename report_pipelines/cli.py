@@ -343,13 +343,19 @@ def _delivery_summary(instance, run_id: str) -> dict:
 @main.command()
 @click.argument("slug", required=False)
 @click.option("--partition", help="Window start key, e.g. 2026-11-26-09:00; default the latest complete window.")
-@click.option("--force", is_flag=True, help="Run and post again even if this window was delivered.")
-def run(slug: str | None, partition: str | None, force: bool) -> None:
+@click.option("--force", is_flag=True, help="Run again even if delivered; edits the posted message.")
+@click.option("--all", "run_all", is_flag=True, help="Run the latest window of every enabled report.")
+def run(slug: str | None, partition: str | None, force: bool, run_all: bool) -> None:
     """Run a report now as a Dagster run; non-zero exit on failure."""
     import dagster as dg
 
+    if run_all:
+        if slug or partition:
+            fail("--all runs every enabled report's latest window; drop SLUG and --partition", EXIT_INVALID)
+        _run_all(force)
+        return
     if not slug:
-        fail("give the report's slug: report-pipelines run SLUG", EXIT_INVALID)
+        fail("give the report's slug (report-pipelines run SLUG) or --all", EXIT_INVALID)
     ok, key, result = run_report(slug, partition, force)
     instance = dg.DagsterInstance.get()
     if isinstance(result, dg.DagsterRun):
@@ -365,6 +371,99 @@ def run(slug: str | None, partition: str | None, force: bool) -> None:
     click.echo(f"{slug} window {key}: run {run_id} succeeded")
     if delivery.get("detail"):
         click.echo(delivery["detail"])
+
+
+def _run_all(force: bool) -> None:
+    import dagster as dg
+
+    reports_ = _store().list(enabled_only=True)
+    if not reports_:
+        click.echo("no enabled reports")
+        return
+    failures = []
+    with click.progressbar(reports_, label="running reports", item_show_func=lambda r: r.slug if r else "") as bar:
+        for report in bar:
+            ok, key, result = run_report(report.slug, None, force)
+            if not ok:
+                failures.append(f"{report.slug} {key}: {_failure_message(dg.DagsterInstance.get(), result.run_id)}")
+    click.echo(f"{len(reports_) - len(failures)} of {len(reports_)} reports succeeded")
+    if failures:
+        fail("\n".join(failures))
+
+
+@main.command()
+@click.argument("slug")
+@click.option("--from", "from_key", required=True, help="First window start key, e.g. 2026-11-01-09:00.")
+@click.option("--to", "to_key", required=True, help="Last window start key (inclusive).")
+@click.option("--force", is_flag=True, help="Re-run windows already delivered (edits their messages).")
+@click.option("--timeout", default=3600, show_default=True, help="Seconds to follow a submitted backfill.")
+def backfill(slug: str, from_key: str, to_key: str, force: bool, timeout: int) -> None:
+    """Run a range of windows: a Dagster backfill through the webserver when one is serving this
+    code location, otherwise one run per window here; progress is shown either way."""
+    import dagster as dg
+
+    from report_pipelines.backfills import launch_backfill, webserver_available, wait_for_backfill
+
+    job = _report_job(slug)
+    keys = [_resolve_partition(job, key) for key in (from_key, to_key)]
+    all_keys = job.partitions_def.get_partition_keys()
+    first, last = all_keys.index(keys[0]), all_keys.index(keys[1])
+    if first > last:
+        fail(f"--from {from_key} is after --to {to_key}", EXIT_INVALID)
+    windows = all_keys[first : last + 1]
+    instance = dg.DagsterInstance.get()
+    if webserver_available():
+        backfill_id = launch_backfill(job.name, windows, force=force)
+        click.echo(f"backfill {backfill_id} submitted: {len(windows)} windows of {slug}")
+        runs = wait_for_backfill(instance, backfill_id, len(windows), timeout=timeout, echo=click.echo)
+        failed = [r for r in runs if r.status != dg.DagsterRunStatus.SUCCESS]
+        for run_ in failed:
+            click.echo(f"  {run_.tags.get('dagster/partition')}: {run_.status.value} (run {run_.run_id})", err=True)
+        click.echo(f"{len(runs) - len(failed)} of {len(windows)} windows succeeded")
+        if failed or len(runs) < len(windows):
+            sys.exit(EXIT_FAILED)
+        return
+    click.echo(f"no webserver at {_webserver()}: running {len(windows)} windows here")
+    failures = []
+    with click.progressbar(windows, label=f"backfilling {slug}", item_show_func=lambda k: k or "") as bar:
+        for key in bar:
+            ok, _, result = run_report(slug, key, force)
+            if not ok:
+                failures.append(f"{key}: {_failure_message(instance, result.run_id)}")
+    click.echo(f"{len(windows) - len(failures)} of {len(windows)} windows succeeded")
+    if failures:
+        fail("\n".join(failures))
+
+
+def _webserver() -> str:
+    from report_pipelines.sensors import webserver_url
+
+    return webserver_url()
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+def health(as_json: bool) -> None:
+    """Check the report store, Dagster storage and daemon, warehouse, Slack and Gemini."""
+    import dagster as dg
+
+    from report_pipelines.definitions import shared_resources
+    from report_pipelines.maintenance import run_health_checks
+
+    resources_ = shared_resources()
+    results = run_health_checks(
+        dg.DagsterInstance.get(), warehouse=resources_["warehouse"], analyst=resources_["analyst"]
+    )
+    healthy = all(r.ok for r in results)
+    if as_json:
+        click.echo(json.dumps(
+            {"healthy": healthy, "checks": [{"component": r.component, "ok": r.ok, "detail": r.detail} for r in results]},
+            indent=2,
+        ))
+    else:
+        _print_table(("COMPONENT", "STATE", "DETAIL"), [(r.component, "ok" if r.ok else "UNHEALTHY", r.detail) for r in results])
+    if not healthy:
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()
@@ -414,11 +513,18 @@ def preview(slug: str, partition: str | None, as_json: bool) -> None:
 @click.option("--hours", default=24, show_default=True, type=click.IntRange(1, 24 * 366))
 @click.option("--json", "as_json", is_flag=True)
 def next_runs(hours: int, as_json: bool) -> None:
-    """Upcoming runs of enabled reports, in each report's time and UTC."""
+    """Upcoming runs of reports whose schedules are running, in report time and UTC.
+
+    A schedule started or stopped in the Dagster UI counts as the UI left it."""
     from report_pipelines.schedules import upcoming_runs
 
+    import dagster as dg
+
+    from report_pipelines.schedules import running_reports
+
     now = dt.datetime.now(dt.timezone.utc)
-    runs = upcoming_runs(_store().list(enabled_only=True), now, now + dt.timedelta(hours=hours))
+    active = running_reports(_store().list(), dg.DagsterInstance.get())
+    runs = upcoming_runs(active, now, now + dt.timedelta(hours=hours))
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in runs], indent=2))
         return

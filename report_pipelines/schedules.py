@@ -56,6 +56,27 @@ def previous_tick(cron: str, timezone: str, before: dt.datetime) -> dt.datetime:
     raise ValueError(f"cron {cron} has no tick before {before}")
 
 
+def running_reports(reports: list[Report], instance) -> list[Report]:
+    """Reports whose schedule runs: the state stored by a UI toggle wins over ``enabled``."""
+    from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType
+
+    from report_pipelines.names import CODE_LOCATION, schedule_name
+
+    stored = {}
+    for state in instance.all_instigator_state(instigator_type=InstigatorType.SCHEDULE):
+        origin = state.origin.repository_origin.code_location_origin
+        if origin.location_name == CODE_LOCATION:
+            stored[state.origin.instigator_name] = state.status
+    running = []
+    for report in reports:
+        status = stored.get(schedule_name(report.slug))
+        if status == InstigatorStatus.RUNNING or (
+            status in (None, InstigatorStatus.DECLARED_IN_CODE) and report.schedule.enabled
+        ):
+            running.append(report)
+    return running
+
+
 def upcoming_runs(reports: list[Report], start: dt.datetime, end: dt.datetime) -> list[UpcomingRun]:
     runs = []
     for report in reports:

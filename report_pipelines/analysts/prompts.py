@@ -518,8 +518,11 @@ def _trend_line(trend: Trend) -> str:
 
 
 def _signed_percent(change: Decimal) -> str:
-    value = round(float(change), 1)
-    return f"{'+' if value > 0 else ''}{format_number(value)}%"
+    value = float(change)
+    if not math.isfinite(value):
+        # A Decimal change beyond float range; format_number shows it as infinity.
+        return f"{format_number(value)}%"
+    return f"{value:+,.1f}%"
 
 
 def _profile_line(name: str, series: pd.Series) -> str:
