@@ -30,12 +30,15 @@ setup(
         "croniter>=2",
         "cryptography>=42",
         "click>=8",
+        "requests>=2.31",
+        "sqlglot>=30.30,<31",
+        "google-cloud-bigquery>=3.20",
+        "matplotlib>=3.8",
     ],
     extras_require={
         "dev": [
             "pytest>=8",
             "hypothesis>=6.100",
-            "requests>=2.31",
         ],
     },
     entry_points={"console_scripts": ["report-pipelines=report_pipelines.cli:main"]},

@@ -8,12 +8,10 @@ same definitions from the state stored with the location, without querying the t
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 from dagster._core.definitions.definitions_load_context import StateBackedDefinitionsLoader
 
-from report_pipelines.analysts.base import StatisticalAnalystResource
+from report_pipelines.analysts.gemini import analyst_from_env
 from report_pipelines.jobs import ReportShape, build_report_job, build_report_schedule
 from report_pipelines.maintenance import (
     build_health_job,
@@ -28,18 +26,17 @@ from report_pipelines.sensors import (
     reload_report_definitions,
     report_failure_notifier,
 )
-from report_pipelines.warehouses.sqlalchemy import SQLAlchemyWarehouse
+from report_pipelines.warehouses import warehouse_from_env
 
 STATE_KEY = "report_pipelines/scheduled_reports"
 
 
 def shared_resources() -> dict:
     """Resources every report job uses; URLs and keys come from the environment by name."""
-    warehouse_url = dg.EnvVar("WAREHOUSE_URL") if os.environ.get("WAREHOUSE_URL") else None
     return {
         "report_store": ReportStoreResource(),
-        "warehouse": SQLAlchemyWarehouse(url=warehouse_url),
-        "analyst": StatisticalAnalystResource(),
+        "warehouse": warehouse_from_env(),
+        "analyst": analyst_from_env(),
         "slack": SlackResource(),
     }
 

@@ -224,7 +224,7 @@ class ReportSpec(_Strict):
     schedule: ScheduleSpec
     user_id: str = Field(min_length=1)
     slack_config: SlackConfig = Field(default_factory=lambda: SlackConfig(notification_type="none"))
-    analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
+    analysis: AnalysisSpec = Field(default_factory=AnalysisSpec, validate_default=True)
     attachments: AttachmentSpec = Field(default_factory=AttachmentSpec)
     send_if: SendIf | None = None
 
@@ -233,6 +233,21 @@ class ReportSpec(_Strict):
     def _check_name(cls, value: str) -> str:
         if not slugify(value):
             raise ValueError(f"name {value!r} needs at least one letter or digit")
+        return value
+
+    @field_validator("analysis")
+    @classmethod
+    def _check_prompt_reports(cls, value: AnalysisSpec, info) -> AnalysisSpec:
+        # Imported here: the SQL check needs sqlglot, which report parsing otherwise does not.
+        from report_pipelines.analysts.gemini import is_sql
+
+        query = info.data.get("query")
+        if query and value.mode == "quick" and not is_sql(query):
+            raise ValueError(
+                "the query reads as a plain-language prompt, not SQL: write SQL in query, or set "
+                "analysis.mode: deep (with GOOGLE_API_KEY set) so Gemini answers it with "
+                "read-only SQL"
+            )
         return value
 
     @property

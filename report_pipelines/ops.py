@@ -6,12 +6,13 @@ the warehouse, analyst and Slack modules."""
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from report_pipelines.analysts.base import AnalystResource
+from report_pipelines.analysts.gemini import GeminiAnalystResource, InvestigationError, is_sql
 from report_pipelines.analysts.types import Analysis
 from report_pipelines.models import Report, ReportWindow
 from report_pipelines.conditions import ConditionError, evaluate_send_if
@@ -28,6 +29,9 @@ class ReportData:
     report: Report
     window: ReportWindow
     result: QueryResult
+    # Prompt-only reports: the SQL the model ran, and the analysis written alongside it.
+    sql_runs: list[str] = field(default_factory=list)
+    prepared_analysis: Analysis | None = None
 
 
 @dataclass
@@ -79,6 +83,7 @@ def query_warehouse(
     report: ReportResource,
     report_store: ReportStoreResource,
     warehouse: WarehouseResource,
+    analyst: AnalystResource,
 ) -> ReportData:
     try:
         current = report_store.get_store().get(report.report_id)
@@ -87,10 +92,11 @@ def query_warehouse(
             description=f"report {report.slug} (id {report.report_id}) was deleted from the report store"
         ) from err
     window = window_for(context, current)
+    labels = {"report": current.slug, "dagster_run": context.run_id}
+    if not is_sql(current.query):
+        return _investigate(context, current, window, warehouse, analyst, labels)
     try:
-        result = warehouse.run_query(
-            current.query, window, labels={"report": current.slug, "dagster_run": context.run_id}
-        )
+        result = warehouse.run_query(current.query, window, labels=labels)
     except WarehouseError as err:
         raise dg.Failure(
             description=f"{current.name}: {err}",
@@ -111,6 +117,59 @@ def query_warehouse(
     return ReportData(report=current, window=window, result=result)
 
 
+def _investigate(
+    context: dg.OpExecutionContext,
+    report: Report,
+    window: ReportWindow,
+    warehouse: WarehouseResource,
+    analyst: AnalystResource,
+    labels: dict,
+) -> ReportData:
+    """A plain-language report: Gemini writes read-only SQL against the warehouse (deep mode)."""
+    if report.analysis.mode != "deep" or not isinstance(analyst, GeminiAnalystResource):
+        missing = "set analysis.mode: deep" if report.analysis.mode != "deep" else "set GOOGLE_API_KEY"
+        raise dg.Failure(
+            description=(
+                f"{report.name}: the query is a plain-language prompt, not SQL; write SQL, or "
+                f"{missing} so Gemini can answer it with read-only SQL"
+            )
+        )
+    last: dict = {}
+
+    def run_sql(sql: str):
+        result = warehouse.run_query(sql, window, labels=labels)
+        frame = result.frame
+        frame.attrs["truncated"] = result.truncated
+        last["result"] = result
+        return frame
+
+    try:
+        investigation = analyst.investigate(
+            report.query, run_sql=run_sql, window=window, period=report.schedule.period,
+            audience=report.analysis.audience, report_name=report.name, context=context,
+            warehouse=warehouse.label,
+        )
+    except InvestigationError as err:
+        raise dg.Failure(description=f"{report.name}: {err}") from err
+    result = last["result"]
+    result.frame = investigation.frame
+    context.add_output_metadata(
+        {
+            "window": window.describe(),
+            "rows": result.row_count,
+            "truncated": result.truncated,
+            "sql_runs": dg.MetadataValue.md(
+                "\n\n".join(f"```sql\n{sql}\n```" for sql in investigation.sql_runs)
+            ),
+            "warehouse": result.warehouse,
+        }
+    )
+    return ReportData(
+        report=report, window=window, result=result,
+        sql_runs=list(investigation.sql_runs), prepared_analysis=investigation.analysis,
+    )
+
+
 @dg.op(
     description="Summarise the result: exact metrics plus insights and recommendations.",
     pool="report_pipelines_analyst",
@@ -119,6 +178,9 @@ def analyze_results(
     context: dg.OpExecutionContext, data: ReportData, analyst: AnalystResource
 ) -> AnalysedReport:
     report = data.report
+    if data.prepared_analysis is not None:
+        context.add_output_metadata({"analyst": data.prepared_analysis.analyst, "summary": data.prepared_analysis.summary})
+        return AnalysedReport(data=data, analysis=data.prepared_analysis)
     analysis = analyst.analyze(
         data.result.frame,
         window=data.window,

@@ -231,6 +231,17 @@ class GeminiAnalystResource(AnalystResource):
         finally:
             client.close()
 
+    def check(self) -> str:
+        """A one-token generation with the quick model: proves the key, the model and the network."""
+        with self.get_client() as client:
+            response = client.models.generate_content(
+                model=self.quick_model,
+                contents="Reply with OK.",
+                config=types.GenerateContentConfig(max_output_tokens=1),
+            )
+        model = getattr(response, "model_version", None) or self.quick_model
+        return f"Gemini answered with {model}"
+
     def model_for(self, mode: str) -> str:
         if mode == "quick":
             return self.quick_model
@@ -308,33 +319,31 @@ class GeminiAnalystResource(AnalystResource):
 
         Raises :class:`InvestigationError` when no statement ran successfully.
         """
-        model = self.deep_model
-        usage = _Usage(model)
+        usage = _Usage(self.deep_model)
         # The whole conversation stays near the budget: the question turn, the answer prompt's
         # share, and one bounded result per allowed call.
-        session = _ToolSession(run_sql, result_budget=self.token_budget // (MAX_TOOL_CALLS + 2))
+        tool = _SqlTool(run_sql, result_budget=self.token_budget // (MAX_TOOL_CALLS + 2))
         estimated = 0
         try:
             with self.get_client() as client:
                 stopped = self._explore(
                     client,
-                    model,
                     usage,
-                    session,
+                    tool,
                     build_investigation_prompt(
                         question, window=window, period=period, report_name=report_name
                     ),
                     investigation_instruction(audience, warehouse=warehouse),
                 )
-                if session.frame is None:
+                if tool.frame is None:
                     raise InvestigationError(
                         self._scrub(
                             f"{report_name}: Gemini ran no successful SQL for the report's prompt "
-                            f"({stopped or session.outcome()}); rephrase the prompt, or write the "
+                            f"({stopped or tool.outcome()}); rephrase the prompt, or write the "
                             "report's query as SQL"
                         )
                     )
-                frame, sql = session.frame, session.frame_sql
+                frame, sql = tool.frame, tool.frame_sql
                 exact = statistical.analyze(
                     frame,
                     window=window,
@@ -365,7 +374,7 @@ class GeminiAnalystResource(AnalystResource):
             raise InvestigationError(
                 f"{report_name}: the report's prompt needs Gemini, which is unavailable ({err})"
             ) from err
-        notes = list(session.notes)
+        notes = list(tool.notes)
         if stopped:
             notes.append(
                 f"Gemini stopped exploring early ({stopped}); the table is its last successful "
@@ -378,14 +387,16 @@ class GeminiAnalystResource(AnalystResource):
             estimated=estimated,
             failure=failure,
             extra={
-                "gemini_tool_calls": session.calls,
-                "gemini_sql_runs": len(session.sql_runs),
+                "gemini_tool_calls": tool.calls,
+                "gemini_sql_runs": len(tool.sql_runs),
                 "gemini_sql": dg.MetadataValue.md(
-                    "\n\n".join(f"```sql\n{statement}\n```" for statement in session.sql_runs)
+                    "\n\n".join(f"```sql\n{statement}\n```" for statement in tool.sql_runs)
                 ),
             },
         )
-        return Investigation(frame=frame, sql_runs=list(session.sql_runs), analysis=analysis, sql=sql)
+        return Investigation(
+            frame=frame, sql_runs=list(tool.sql_runs), analysis=analysis, sql=sql
+        )
 
     def _written_analysis(
         self, client: genai.Client, exact: Analysis, prompt: Prompt, usage: _Usage
@@ -405,9 +416,8 @@ class GeminiAnalystResource(AnalystResource):
     def _explore(
         self,
         client: genai.Client,
-        model: str,
         usage: _Usage,
-        session: _ToolSession,
+        tool: _SqlTool,
         question_turn: str,
         instruction: str,
     ) -> str | None:
@@ -424,7 +434,7 @@ class GeminiAnalystResource(AnalystResource):
         contents: list[types.Content] = [
             types.Content(role="user", parts=[types.Part(text=question_turn)])
         ]
-        while session.calls < MAX_TOOL_CALLS:
+        while tool.calls < MAX_TOOL_CALLS:
             try:
                 response = self._generate(client, usage, contents, config)
             except GeminiUnavailableError as err:
@@ -435,7 +445,7 @@ class GeminiAnalystResource(AnalystResource):
             # The model's turn goes back verbatim: it carries the thought signatures Gemini
             # needs to continue its reasoning across tool calls.
             contents.append(response.candidates[0].content)
-            contents.append(types.Content(role="user", parts=[session.answer(c) for c in calls]))
+            contents.append(types.Content(role="user", parts=[tool.answer(c) for c in calls]))
         return None
 
     def _generate(
@@ -551,7 +561,7 @@ class GeminiAnalystResource(AnalystResource):
                 metadata[key] = value
         metadata.update(extra or {})
         if failure:
-            context.log.warning(f"Gemini analysis unavailable, using the statistical one: {failure}")
+            context.log.warning(f"Gemini analysis unavailable, statistical one used: {failure}")
         else:
             context.log.info(
                 f"Gemini {usage.model} answered in {usage.seconds:.1f} s "
@@ -562,7 +572,7 @@ class GeminiAnalystResource(AnalystResource):
 
 
 @dataclass
-class _ToolSession:
+class _SqlTool:
     """The state of one investigation's tool calls."""
 
     run_sql: Callable[[str], pd.DataFrame]
@@ -621,7 +631,7 @@ class _ToolSession:
     def outcome(self) -> str:
         if not self.calls:
             return "it answered without querying"
-        parts = [f"{_plural(self.calls, 'tool call')}"]
+        parts = [_plural(self.calls, "tool call")]
         if self.refused:
             parts.append(f"{self.refused} refused as not read-only")
         if self.failed:
@@ -635,17 +645,23 @@ def check_read_only(sql: str) -> str:
     Read-only means exactly one statement, a SELECT or WITH ... SELECT (set operations of them
     included), with no INSERT, UPDATE, DELETE, MERGE, CREATE, DROP, ALTER, GRANT, REVOKE, COPY,
     ATTACH, DETACH, PRAGMA, SET, CALL, TRUNCATE, SELECT ... INTO or row lock anywhere in it —
-    not even in a CTE. The SQL is parsed with sqlglot in the generic, BigQuery, DuckDB and
-    PostgreSQL dialects; every dialect that parses it must agree it is read-only, so a comment
-    or quoting rule of one dialect cannot hide a second statement from the check. Window
-    parameters (``@window_start`` ...) are accepted. The returned text is ``sql`` itself, trimmed
-    of surrounding whitespace and trailing semicolons: sqlglot's rewrite could change its
-    meaning in the warehouse's dialect. The check is a guard for model-written SQL; the caller
-    should still query with read-only credentials.
+    not even in a CTE — and nothing that reads past the warehouse's tables (files, URLs, other
+    databases, environment variables; see ``_OUTSIDE_FUNCTIONS``).
+
+    The SQL is parsed with sqlglot in the generic, BigQuery, DuckDB and PostgreSQL dialects;
+    every dialect that parses it must agree it is read-only, so a comment or quoting rule of one
+    dialect cannot hide a second statement from the check. Window parameters (``@window_start``
+    ...) are accepted. The returned text is ``sql`` itself, trimmed of surrounding whitespace
+    and trailing semicolons, because sqlglot's rewrite could change its meaning in the
+    warehouse's dialect. The check guards model-written SQL; the caller should still query with
+    read-only credentials (and, for DuckDB, external access disabled).
     """
     statement = re.sub(r"[\s;]+$", "", sql.strip())
     if not statement:
         raise ValueError("the query is empty")
+    if any(kind == "literal" and chunk.startswith("/*!") for kind, chunk in split_sql(statement)):
+        # MySQL runs the inside of /*! ... */ as SQL; every parser here reads it as a comment.
+        raise ValueError("executable comments (/*! ... */) are not allowed")
     prepared = _without_parameters(statement)
     parsed_any = False
     first_error = ""
@@ -662,11 +678,18 @@ def check_read_only(sql: str) -> str:
                 "only SELECT queries may run (a SELECT or WITH ... SELECT); this one starts with "
                 f"{tokens[0].text.upper()}"
             )
-        for token in tokens:
+        for previous, token in zip([None, *tokens], tokens):
             if token.token_type in _WRITE_TOKENS:
                 raise ValueError(f"only read-only queries may run; found {token.text.upper()}")
+            if token.token_type is TokenType.STRING and previous is not None and (
+                previous.token_type in (TokenType.FROM, TokenType.JOIN)
+            ):
+                # DuckDB reads FROM 'path' as a file (or a URL).
+                raise ValueError(
+                    f"only the warehouse's tables may be read; found FROM '{token.text}'"
+                )
         try:
-            statements = [tree for tree in sqlglot.parse(prepared, read=dialect) if tree is not None]
+            statements = _statements(prepared, dialect)
         except ParseError as err:
             first_error = first_error or _first_line(err)
             continue
@@ -679,6 +702,7 @@ def check_read_only(sql: str) -> str:
         for node in tree.walk():
             if isinstance(node, _WRITE_NODES):
                 raise ValueError(f"only read-only queries may run; found {_node_name(node)}")
+            _check_stays_in_warehouse(node)
     if not parsed_any:
         raise ValueError(f"the SQL could not be parsed: {first_error}")
     return statement
@@ -709,7 +733,7 @@ def is_sql(text: str) -> bool:
             # "Show" or "Set" would only log sqlglot's fallback warnings.
             continue
         try:
-            statements = [tree for tree in sqlglot.parse(prepared, read=dialect) if tree is not None]
+            statements = _statements(prepared, dialect)
         except ParseError:
             continue
         if len(statements) == 1 and isinstance(statements[0], exp.Query):
@@ -736,8 +760,8 @@ def analyst_from_env() -> AnalystResource:
 
 _DIALECTS = (None, "bigquery", "duckdb", "postgres")
 _QUERY_START = frozenset({TokenType.SELECT, TokenType.WITH, TokenType.L_PAREN})
-# Reserved words that only ever start a write or a grant. Words that are also ordinary column
-# or function names (set, copy, call, load, truncate) are caught in the parsed tree instead.
+# Reserved words that only occur in writes, grants and row locks. Words that are also ordinary
+# column or function names (set, copy, call, load, truncate) are caught in the parsed tree.
 _WRITE_TOKENS = frozenset(
     {
         TokenType.INSERT,
@@ -781,6 +805,25 @@ _WRITE_NODE_NAMES: dict[type[exp.Expression], str] = {
     exp.Command: "a command",
 }
 _WRITE_NODES = tuple(_WRITE_NODE_NAMES)
+# Functions that read files, URLs, other databases, settings or the environment (DuckDB,
+# PostgreSQL, BigQuery). They write nothing, but they reach past the warehouse's tables, and
+# whatever they read (a key file, a secret) would go into the prompt and the message.
+_OUTSIDE_FUNCTIONS = frozenset(
+    {
+        "read_csv", "read_csv_auto", "read_parquet", "parquet_scan", "read_json",
+        "read_json_auto", "read_json_objects", "read_ndjson", "read_ndjson_auto",
+        "read_ndjson_objects", "read_text", "read_blob", "read_xlsx", "sniff_csv", "glob",
+        "getenv", "query", "query_table", "sqlite_scan", "postgres_scan", "postgres_query",
+        "mysql_query", "iceberg_scan", "delta_scan", "current_setting", "pg_read_file",
+        "pg_read_binary_file", "pg_ls_dir", "pg_stat_file", "lo_import", "lo_export", "dblink",
+        "dblink_exec", "external_query",
+    }
+)
+# A table name that is a path or a data file: DuckDB's replacement scans read it from disk.
+_FILE_TABLE = re.compile(
+    r"[/\\]|\.(?:csv|tsv|txt|json|jsonl|ndjson|parquet|xlsx|gz|zst|db|duckdb|sqlite)$",
+    re.IGNORECASE,
+)
 _PARAMETER = re.compile(r"(?<![\w@])@@?[A-Za-z_]\w*")
 _LEADING_COMMENTS = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
 _SQL_START = re.compile(
@@ -798,6 +841,24 @@ def _without_parameters(sql: str) -> str:
     return "".join(
         _PARAMETER.sub("NULL", chunk) if kind == "code" else chunk for kind, chunk in split_sql(sql)
     )
+
+
+def _check_stays_in_warehouse(node: exp.Expression) -> None:
+    if isinstance(node, exp.Func):
+        name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
+        if name.lower() in _OUTSIDE_FUNCTIONS:
+            raise ValueError(
+                f"only the warehouse's tables may be read; {name.lower()}() reaches outside them"
+            )
+    elif isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
+        name = ".".join(part.name for part in node.parts)
+        if _FILE_TABLE.search(name):
+            raise ValueError(f"only the warehouse's tables may be read; {name!r} is a file")
+
+
+def _statements(sql: str, dialect: str | None) -> list[exp.Expression]:
+    # A trailing semicolon parses as an empty statement (None), which is no statement at all.
+    return [tree for tree in sqlglot.parse(sql, read=dialect) if tree is not None]
 
 
 def _node_name(node: exp.Expression) -> str:

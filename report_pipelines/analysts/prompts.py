@@ -98,7 +98,9 @@ class AnalysisResponse(BaseModel):
         description=f"Up to {MAX_INSIGHTS} short, specific observations drawn from the data."
     )
     recommendations: list[str] = Field(
-        description=f"Up to {MAX_RECOMMENDATIONS} concrete next steps that follow from the insights."
+        description=(
+            f"Up to {MAX_RECOMMENDATIONS} concrete next steps that follow from the insights."
+        )
     )
     highlight_metrics: list[str] = Field(
         description=(
@@ -299,7 +301,7 @@ def build_analysis_prompt(
             estimated_tokens=math.ceil((fixed_chars + len(text)) / CHARS_PER_TOKEN),
             sample_rows=rows,
             sample_columns=columns,
-            profile_columns=min(profile_cap, view.width),
+            profile_columns=min(profile_cap, len(view.profile)),
             metric_columns=min(metric_cap, len(facts.metrics)),
         )
 
@@ -365,9 +367,12 @@ def merge_response(exact: Analysis, response: AnalysisResponse, *, analyst: str)
 
 
 class FrameView:
-    """The parts of a frame a prompt may show, computed once and independent of its row count
-    beyond one pass per listed column: a profile of the first columns and an evenly spaced
-    sample."""
+    """What a prompt may show of a frame: a profile of its first columns and an evenly spaced
+    sample of its rows.
+
+    Built once per prompt and rendered at several sizes. Building costs one pass over each
+    listed column; the rendered text does not grow with the row count.
+    """
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.rows = len(frame)
@@ -377,9 +382,7 @@ class FrameView:
         self.profile = [_profile_line(self.names[i], frame.iloc[:, i]) for i in range(listed)]
         max_rows, max_chars, max_columns = SAMPLE_PLANS[0]
         # Evenly spaced rows show the whole window (start, middle, end), not just its first hour.
-        positions = np.unique(np.linspace(0, self.rows - 1, num=min(max_rows, self.rows)).round())
-        self.positions = positions.astype(int)
-        sample = frame.iloc[self.positions, : min(self.width, max_columns)]
+        sample = frame.iloc[_spread(self.rows, max_rows), : min(self.width, max_columns)]
         self.cells = [
             [_cell(value, max_chars) for value in row]
             for row in sample.itertuples(index=False, name=None)
@@ -402,25 +405,26 @@ class FrameView:
             return "", 0, 0
         columns = min(columns, len(self.cells[0]))
         # Evenly spaced again within the precomputed sample, so fewer rows still span the window.
-        picks = np.unique(np.linspace(0, len(self.cells) - 1, num=min(rows, len(self.cells))).round())
-        chosen = [self.cells[int(i)][:columns] for i in picks]
+        chosen = [self.cells[i][:columns] for i in _spread(len(self.cells), rows)]
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow([_clip(name, chars) for name in self.names[:columns]])
         writer.writerows([[_clip(cell, chars) for cell in row] for row in chosen])
-        hidden_columns = self.width - columns
         caption = (
             f"Sample: {format_number(len(chosen))} of {format_number(self.rows)} rows, evenly "
             f"spaced, cells cut at {chars} characters"
-            + (f", first {columns} of {format_number(self.width)} columns" if hidden_columns else "")
-            + ". It is an excerpt: never total or count it."
         )
-        return f"{caption}\n{data_block('sample', buffer.getvalue().rstrip())}", len(chosen), columns
+        if columns < self.width:
+            caption += f", first {columns} of {format_number(self.width)} columns"
+        caption += ". It is an excerpt: never total or count it."
+        block = data_block("sample", buffer.getvalue().rstrip())
+        return f"{caption}\n{block}", len(chosen), columns
 
 
 @dataclass(frozen=True)
 class _Facts:
     metrics: list[str]
+    metric_total: int
     categories: list[str]
     trend: str | None
     notes: list[str]
@@ -458,7 +462,7 @@ def _analysis_header(
 
 def _metrics_section(facts: _Facts, metric_cap: int) -> str:
     lines = facts.metrics[:metric_cap]
-    hidden = len(facts.metrics) - len(lines)
+    hidden = facts.metric_total - len(lines)
     if hidden > 0:
         lines.append(f"... and {format_number(hidden)} more numeric columns")
     if not facts.metrics:
@@ -479,7 +483,7 @@ def _metric_lines(analysis: Analysis) -> _Facts:
     categories = [_category_line(top) for top in analysis.categories]
     trend = _trend_line(analysis.trend) if analysis.trend is not None else None
     notes = [f"note: {_clip(note, MAX_ITEM_CHARS)}" for note in analysis.notes[:MAX_INSIGHTS]]
-    return _Facts(metrics, categories, trend, notes)
+    return _Facts(metrics, len(analysis.metrics), categories, trend, notes)
 
 
 def _metric_line(metric: ColumnMetrics) -> str:
@@ -496,7 +500,8 @@ def _metric_line(metric: ColumnMetrics) -> str:
 def _category_line(top: CategoryTop) -> str:
     measure = "rows" if top.measure == "rows" else f"{_clip(top.measure, MAX_LABEL_CHARS)} total"
     leaders = "; ".join(
-        f"{_clip(str(label), MAX_LABEL_CHARS)} {format_number(value)}" for label, value in top.values
+        f"{_clip(str(label), MAX_LABEL_CHARS)} {format_number(value)}"
+        for label, value in top.values
     )
     return (
         f"top {_clip(top.column, MAX_LABEL_CHARS)} by {measure} "
@@ -589,6 +594,14 @@ def _is_null(value: Any) -> bool:
     if isinstance(value, np.floating):
         return bool(np.isnan(value))
     return False
+
+
+def _spread(length: int, count: int) -> list[int]:
+    """Up to ``count`` positions spread evenly over ``range(length)``, first and last included."""
+    if length <= 0 or count <= 0:
+        return []
+    positions = np.linspace(0, length - 1, num=min(count, length)).round().astype(int)
+    return np.unique(positions).tolist()
 
 
 def _items(values: Sequence[str], limit: int) -> list[str]:

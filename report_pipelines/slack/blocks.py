@@ -405,6 +405,27 @@ def _bullets(
     return text.strip()
 
 
+def bullets_overflow(items: Iterable[Any], *, title: str) -> list[str]:
+    """The items a bullet section could not show in full (left out or cut), in order.
+
+    Delivery posts them into the message's thread, so no insight is silently dropped.
+    """
+    kept = [str(item) for item in items if _clean(item).strip()]
+    text = f"*{title}*"
+    for shown, item in enumerate(kept):
+        body = _fit(_one_line(item), MAX_ITEM_CHARS)
+        candidate = f"{text}\n• {body}"
+        left_after = len(kept) - shown - 1
+        if len(candidate) + (len(_more_line(left_after)) if left_after else 0) > MAX_SECTION_CHARS:
+            return [i for i in kept[:shown] if _is_cut(i)] + kept[shown:]
+        text = candidate
+    return [i for i in kept if _is_cut(i)]
+
+
+def _is_cut(item: str) -> bool:
+    return _fit(_one_line(item), MAX_ITEM_CHARS).endswith(ELLIPSIS) and not item.rstrip().endswith(ELLIPSIS)
+
+
 def _more_line(count: int) -> str:
     return f"\n_…and {count:,} more_"
 

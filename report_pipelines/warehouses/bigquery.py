@@ -20,10 +20,11 @@ from urllib.parse import parse_qsl, urlsplit
 import pandas as pd
 from google.api_core import exceptions as api_exceptions
 from google.api_core.client_options import ClientOptions
+from google.api_core.retry import Retry
 from google.auth.credentials import AnonymousCredentials
 from google.auth.exceptions import GoogleAuthError
 from google.cloud import bigquery
-from google.cloud.bigquery.retry import DEFAULT_RETRY
+from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 from pydantic import Field
 
 from report_pipelines.models import ReportWindow
@@ -67,14 +68,31 @@ class BigQueryWarehouse(WarehouseResource):
 
     Example::
 
+        import datetime as dt
+
         import dagster as dg
+        from report_pipelines.models import ReportWindow
         from report_pipelines.warehouses.bigquery import BigQueryWarehouse
 
         warehouse = BigQueryWarehouse(project="acme-analytics", dataset="sales", location="EU")
         defs = dg.Definitions(resources={"warehouse": warehouse})
 
-        with warehouse.get_client() as client:
-            print(list(client.list_tables("sales")))
+        window = ReportWindow(
+            partition_key="2026-03-02-09:00",
+            start=dt.datetime(2026, 3, 2, 9, tzinfo=dt.timezone.utc),
+            end=dt.datetime(2026, 3, 3, 9, tzinfo=dt.timezone.utc),
+            timezone="UTC",
+        )
+        result = warehouse.run_query(
+            "SELECT region, SUM(amount) AS revenue FROM orders"
+            " WHERE day >= @window_start_date AND day < @window_end_date GROUP BY region",
+            window,
+            labels={"report": "daily_sales"},
+        )
+        print(result.frame, result.metadata["estimated_bytes"])
+
+        with warehouse.get_client() as client:  # the plain google-cloud-bigquery client
+            print([table.table_id for table in client.list_tables("sales")])
 
     ``dagster_gcp.BigQueryResource`` is not the base: its ``gcp_credentials`` option puts a key in
     config and points the process-wide ``GOOGLE_APPLICATION_CREDENTIALS`` at a temporary file,
@@ -155,24 +173,37 @@ class BigQueryWarehouse(WarehouseResource):
         self, sql: str, window: ReportWindow, *, labels: dict[str, str] | None = None
     ) -> QueryResult:
         used, parameters = window_query_parameters(sql, window)
-        # API calls (not the job itself) retry transient errors; bound them by the same budget so
-        # an unreachable endpoint fails in minutes, not after the client's 10-minute default.
-        retry = DEFAULT_RETRY.with_timeout(self.job_timeout_seconds)
+        retry, job_retry = self._retries()
+        # ``timeout`` on client.query bounds each HTTP request (jobs.insert normally answers in a
+        # second); the wait for the job itself is bounded by result(timeout=...) below.
         started = time.monotonic()
         job: bigquery.QueryJob | None = None
         with self.get_client() as client:
             try:
                 dry_run = client.query(
-                    sql, job_config=self.job_config(parameters, labels, dry_run=True), retry=retry
+                    sql,
+                    job_config=self.job_config(parameters, labels, dry_run=True),
+                    retry=retry,
+                    job_retry=None,
+                    timeout=self.job_timeout_seconds,
                 )
                 estimated = dry_run.total_bytes_processed or 0
                 check_statement_type(dry_run.statement_type)
                 check_bytes_cap(estimated, self.maximum_bytes_billed)
-                job = client.query(sql, job_config=self.job_config(parameters, labels), retry=retry)
+                job = client.query(
+                    sql,
+                    job_config=self.job_config(parameters, labels),
+                    retry=retry,
+                    job_retry=None,
+                    timeout=self.job_timeout_seconds,
+                )
                 # max_results stops the download server-side: at most one row past the cap is
                 # fetched, just enough to know the result was cut.
                 rows_iterator = job.result(
-                    timeout=self.job_timeout_seconds, max_results=self.row_cap + 1, retry=retry
+                    timeout=self.job_timeout_seconds,
+                    max_results=self.row_cap + 1,
+                    retry=retry,
+                    job_retry=job_retry,
                 )
                 columns = [field.name for field in rows_iterator.schema]
                 rows = [tuple(row.values()) for row in rows_iterator]
@@ -212,11 +243,26 @@ class BigQueryWarehouse(WarehouseResource):
                 client.query(
                     "SELECT 1",
                     job_config=bigquery.QueryJobConfig(dry_run=True, use_query_cache=False),
-                    retry=DEFAULT_RETRY.with_timeout(self.job_timeout_seconds),
+                    retry=self._retries()[0],
+                    job_retry=None,
+                    timeout=self.job_timeout_seconds,
                 )
             except (api_exceptions.GoogleAPIError, GoogleAuthError) as err:
                 raise self._error(err) from err
         return f"{self.label} accepted a dry run of SELECT 1"
+
+    def _retries(self) -> tuple[Retry, Retry]:
+        """Retries of API calls and of failed jobs, both bounded by ``job_timeout_seconds``.
+
+        The client's defaults retry for 10 minutes (jobs.insert even wraps its API retry in a
+        second 10-minute retry), so an unreachable endpoint would hang a run that long. Callers
+        pass ``job_retry=None`` to ``client.query`` to drop that wrapper and give the bounded job
+        retry to ``result()``, which still restarts jobs that failed for a transient reason.
+        """
+        return (
+            DEFAULT_RETRY.with_timeout(self.job_timeout_seconds),
+            DEFAULT_JOB_RETRY.with_timeout(self.job_timeout_seconds),
+        )
 
     def _error(self, err: BaseException) -> WarehouseError:
         return bigquery_error(
@@ -415,22 +461,23 @@ def parse_bigquery_url(url: str) -> dict[str, Any]:
     """``bigquery://PROJECT[/DATASET][?location=EU&maximum_bytes_billed=N&job_timeout_seconds=N]``
     -> keyword arguments of :class:`BigQueryWarehouse` (only the parts the URL gives).
 
-    Raises ValueError naming what is wrong. Messages never repeat the URL: a mistyped one may
-    hold something that should not reach a log.
+    Raises ValueError naming what is wrong. Messages quote only the part at fault, never the whole
+    URL: a mistyped one may hold a password that should not reach a log.
     """
     parts = urlsplit(url.strip())
+    expected = "expected bigquery://PROJECT[/DATASET]"
     if parts.scheme != "bigquery":
-        raise ValueError("not a bigquery:// URL; expected bigquery://PROJECT[/DATASET]")
+        raise ValueError(f"not a bigquery:// URL; {expected}")
     if "@" in parts.netloc:
         raise ValueError(
             "a bigquery:// URL carries no credentials; remove user:password@ and set "
             "GOOGLE_APPLICATION_CREDENTIALS instead"
         )
     if parts.fragment:
-        raise ValueError("a bigquery:// URL has no #fragment; expected bigquery://PROJECT[/DATASET]")
+        raise ValueError(f"a bigquery:// URL has no #fragment; {expected}")
     project = parts.netloc
     if not project:
-        raise ValueError("the bigquery:// URL names no project; expected bigquery://PROJECT[/DATASET]")
+        raise ValueError(f"the bigquery:// URL names no project; {expected}")
     if not _PROJECT_ID.match(project):
         raise ValueError(
             f"{project!r} is not a Google Cloud project ID (6-30 lowercase letters, digits and "
@@ -449,7 +496,9 @@ def parse_bigquery_url(url: str) -> dict[str, Any]:
         parsed["dataset"] = path
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if key not in URL_OPTIONS:
-            raise ValueError(f"unknown bigquery:// URL option {key!r}; known: {', '.join(URL_OPTIONS)}")
+            raise ValueError(
+                f"unknown bigquery:// URL option {key!r}; known: {', '.join(URL_OPTIONS)}"
+            )
         if key in parsed:
             raise ValueError(f"bigquery:// URL option {key!r} is given twice")
         if not value:
@@ -458,7 +507,9 @@ def parse_bigquery_url(url: str) -> dict[str, Any]:
             parsed[key] = value
             continue
         if not _WHOLE_NUMBER.match(value):
-            raise ValueError(f"bigquery:// URL option {key!r} must be a whole number, got {value!r}")
+            raise ValueError(
+                f"bigquery:// URL option {key!r} must be a whole number, got {value!r}"
+            )
         if key == "job_timeout_seconds" and int(value) == 0:
             raise ValueError("bigquery:// URL option 'job_timeout_seconds' must be at least 1")
         parsed[key] = int(value)

@@ -1,0 +1,82 @@
+"""The production setup: Dagster storage and the report store on this machine's PostgreSQL."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from report_pipelines.definitions import build_definitions
+from report_pipelines.models import load_report_text
+from report_pipelines.report_store import DeliveryLedger, ReportStore
+from report_pipelines.slack.delivery import clear_channel_cache
+from report_pipelines_tests.conftest import REPORTS
+from report_pipelines_tests.fakes.slack_api import FakeSlack
+
+SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture
+def database():
+    """A fresh database per test, dropped afterwards."""
+    admin = sa.create_engine(f"{SERVER}/test", isolation_level="AUTOCOMMIT")
+    try:
+        admin.connect().close()
+    except sa.exc.OperationalError as err:
+        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({err.orig}); these tests need it")
+    name = f"rp_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    yield name
+    ReportStore._engines.pop(f"{SERVER}/{name}", None)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def test_report_on_postgres_instance_and_store(home, database, secret_key, monkeypatch):
+    url = f"{SERVER}/{database}"
+    monkeypatch.setenv("REPORT_STORE_URL", url)
+    monkeypatch.setenv("DAGSTER_PG_URL", url)
+    shutil.copy(ROOT / "dagster.postgres.yaml", home / "dagster.yaml")
+    store = ReportStore()
+    assert store.engine.dialect.name == "postgresql"
+    store.add(load_report_text((REPORTS / "valid.yaml").read_text()))
+    token = "xoxb-6666-pg-token"
+    clear_channel_cache()
+    with FakeSlack(tokens={token: "T0001"}) as slack:
+        monkeypatch.setenv("SLACK_API_URL", slack.url)
+        store.add_workspace("T0001", "Acme", token)
+        instance = dg.DagsterInstance.from_config(str(home))
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        job = build_definitions(store.job_shaping_rows()).resolve_job_def("report_regional_revenue")
+        for _ in range(2):
+            result = job.execute_in_process(instance=instance, partition_key="2026-11-25-09:00")
+            assert result.success
+        assert len(slack.posts) == 1
+        records = instance.get_run_records(dg.RunsFilter(job_name="report_regional_revenue"))
+        assert len(records) == 2
+        report = store.get("regional_revenue")
+        entry = DeliveryLedger(store).get(report.id, "2026-11-25-09:00", "T0001/channel/#sales")
+        assert entry.status == "posted" and entry.ts == slack.posts[0]["ts"]
+        with store.engine.connect() as conn:
+            raw = conn.execute(sa.text("SELECT bot_token_encrypted FROM slack_workspaces")).scalar_one()
+        assert token not in raw
+        instance.dispose()
+
+
+def test_store_refuses_duplicates_on_postgres_and_stays_unchanged(home, database, monkeypatch):
+    from report_pipelines.models import ReportValidationError
+
+    monkeypatch.setenv("REPORT_STORE_URL", f"{SERVER}/{database}")
+    store = ReportStore()
+    spec = load_report_text((REPORTS / "valid.yaml").read_text())
+    store.add(spec)
+    with pytest.raises(ReportValidationError, match="already used"):
+        store.add(spec)
+    assert [r.slug for r in store.list()] == ["regional_revenue"]
