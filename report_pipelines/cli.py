@@ -230,10 +230,30 @@ def workspaces_list(as_json: bool) -> None:
         )
 
 
+def required_scopes(reports_, team_id: str, only_workspace: bool) -> dict[str, str]:
+    """Scope -> why, for the reports that post into ``team_id``."""
+    needed = {"chat:write": "posting reports"}
+    for report in reports_:
+        config = report.slack_config
+        if config.notification_type == "none":
+            continue
+        if config.team_id != team_id and not (config.team_id is None and only_workspace):
+            continue
+        if config.notification_type == "channel" and not (config.slack_channel or "").startswith(("C", "G")):
+            needed["channels:read"] = f"resolving channel names ({report.slug})"
+        if config.notification_type == "dm":
+            needed["im:write"] = f"opening DMs ({report.slug})"
+            if "@" in (config.slack_user_id or ""):
+                needed["users:read.email"] = f"finding users by email ({report.slug})"
+        if report.attachments.chart or report.attachments.csv:
+            needed["files:write"] = f"uploading charts and CSVs ({report.slug})"
+    return needed
+
+
 @workspaces.command("test")
 @click.argument("team_id")
 def workspaces_test(team_id: str) -> None:
-    """Check a workspace's token with auth.test."""
+    """Check a workspace's token with auth.test and its scopes against what reports need."""
     from report_pipelines.slack.delivery import SlackDelivery, SlackDeliveryError
 
     store = _store()
@@ -242,8 +262,43 @@ def workspaces_test(team_id: str) -> None:
         info = client.auth_test()
     except (ReportNotFound, SecretKeyError, SlackDeliveryError) as err:
         fail(str(err))
-    scopes = ", ".join(info.get("scopes") or []) or "unknown"
-    click.echo(f"{team_id}: token ok for team {info.get('team')} as {info.get('user_id')}; scopes: {scopes}")
+    granted = set(info.get("scopes") or [])
+    click.echo(f"{team_id}: token ok for team {info.get('team')} as {info.get('user_id')}; "
+               f"scopes: {', '.join(sorted(granted)) or 'unknown'}")
+    only = len(store.workspaces(active_only=True)) == 1
+    needed = required_scopes(store.list(), team_id, only)
+    missing = {scope: why for scope, why in needed.items() if scope not in granted}
+    if missing:
+        fail("missing scopes: " + "; ".join(f"{scope} (for {why})" for scope, why in sorted(missing.items()))
+             + ". Add them under OAuth & Permissions and reinstall the app.")
+    click.echo(f"all {len(needed)} scopes the reports need are granted")
+
+
+@workspaces.command("deactivate")
+@click.argument("team_id")
+def workspaces_deactivate(team_id: str) -> None:
+    """Stop using a workspace (its token stays encrypted; `workspaces add` reactivates it)."""
+    try:
+        _store().set_workspace_active(team_id, False)
+    except ReportNotFound as err:
+        fail(str(err))
+    click.echo(f"workspace {team_id} deactivated")
+
+
+@workspaces.command("rotate-key")
+@click.option("--new-key-stdin", is_flag=True, help="Read the new key from stdin.")
+def workspaces_rotate_key(new_key_stdin: bool) -> None:
+    """Re-encrypt every stored token with a new Fernet key (the current one stays in
+    REPORT_PIPELINES_SECRET_KEY; the new one comes from REPORT_PIPELINES_NEW_SECRET_KEY or stdin)."""
+    new_key = sys.stdin.readline().strip() if new_key_stdin else os.environ.get("REPORT_PIPELINES_NEW_SECRET_KEY", "")
+    if not new_key:
+        fail("no new key: set REPORT_PIPELINES_NEW_SECRET_KEY or pipe it with --new-key-stdin", EXIT_INVALID)
+    try:
+        count = _store().rotate_secret_key(new_key)
+    except SecretKeyError as err:
+        fail(str(err), EXIT_INVALID)
+    click.echo(f"{count} workspace tokens re-encrypted; set REPORT_PIPELINES_SECRET_KEY to the new key "
+               "wherever report-pipelines and Dagster run")
 
 
 def _resolve_partition(job, partition: str | None) -> str:

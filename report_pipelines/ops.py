@@ -269,7 +269,21 @@ def post_to_slack(
             # A rejected token or a missing channel will not fix itself between retries.
             allow_retries=not isinstance(err, SlackDeliveryError) or err.code in RETRYABLE_CODES,
         ) from err
+    try:
+        extras = slack.post_extras(
+            store, report, delivery, message.data.window.partition_key,
+            frame=message.data.result.frame, analysis=analysis, sql_runs=message.data.sql_runs,
+        )
+    except SlackDeliveryError as err:
+        # The main message is out and recorded; a retry of this step finishes the thread.
+        raise dg.Failure(
+            description=f"{report.name}: the message was posted (ts {delivery.ts}) but its thread "
+            f"replies failed: {err}",
+            allow_retries=True,
+        ) from err
     metadata: dict = {"delivery": delivery.status, "detail": delivery.detail}
+    if extras:
+        metadata["thread_extras"] = dg.MetadataValue.json(extras)
     if report.send_if is not None:
         metadata["send_if"] = reason
     tags = {TAG_DELIVERY: delivery.status}

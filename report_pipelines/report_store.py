@@ -81,6 +81,8 @@ deliveries = sa.Table(
     sa.Column("run_id", sa.String(64), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # Thread replies (SQL, overflow, chart, CSV) went out; a retry finishes them if not.
+    sa.Column("extras_done", sa.Boolean),
     sa.UniqueConstraint("report_id", "partition_key", "destination", name="uq_delivery_window"),
 )
 
@@ -417,6 +419,30 @@ class ReportStore:
                 "REPORT_PIPELINES_SECRET_KEY; set the key it was stored with, or add the workspace again"
             ) from err
 
+    def rotate_secret_key(self, new_key: str) -> int:
+        """Re-encrypt every stored token with ``new_key``, all or nothing; returns how many."""
+        try:
+            new = Fernet(new_key.encode())
+        except ValueError as err:
+            raise SecretKeyError("the new key is not a valid Fernet key") from err
+        old = _fernet()
+        with self._begin() as conn:
+            rows = conn.execute(sa.select(slack_workspaces.c.id, slack_workspaces.c.team_id,
+                                          slack_workspaces.c.bot_token_encrypted)).all()
+            for row in rows:
+                try:
+                    token = old.decrypt(row.bot_token_encrypted.encode())
+                except InvalidToken as err:
+                    raise SecretKeyError(
+                        f"workspace {row.team_id}'s token does not decrypt with the current "
+                        "REPORT_PIPELINES_SECRET_KEY; nothing was re-encrypted"
+                    ) from err
+                conn.execute(
+                    slack_workspaces.update().where(slack_workspaces.c.id == row.id)
+                    .values(bot_token_encrypted=new.encrypt(token).decode(), updated_at=_utcnow())
+                )
+        return len(rows)
+
     def mark_workspace_unhealthy(self, team_id: str, error: str) -> None:
         with self._begin() as conn:
             conn.execute(
@@ -446,6 +472,7 @@ class LedgerEntry:
     ts: str | None
     run_id: str
     updated_at: dt.datetime
+    extras_done: bool = False
 
 
 class DeliveryLedger:
@@ -454,6 +481,7 @@ class DeliveryLedger:
     def __init__(self, store: ReportStore):
         self.engine = store.engine
         metadata.create_all(self.engine, tables=[deliveries])
+        store._add_missing_columns()
 
     def _where(self, report_id: int, partition_key: str, destination: str):
         return sa.and_(
@@ -473,6 +501,7 @@ class DeliveryLedger:
             report_id=row["report_id"], partition_key=row["partition_key"],
             destination=row["destination"], status=row["status"], channel=row["channel"],
             ts=row["ts"], run_id=row["run_id"], updated_at=_as_utc(row["updated_at"]),
+            extras_done=bool(row["extras_done"]),
         )
 
     def claim(self, report_id: int, partition_key: str, destination: str, run_id: str) -> bool:
@@ -500,6 +529,14 @@ class DeliveryLedger:
                 deliveries.update()
                 .where(self._where(report_id, partition_key, destination))
                 .values(status="posted", channel=channel, ts=ts, run_id=run_id, updated_at=_utcnow())
+            )
+
+    def mark_extras_done(self, report_id: int, partition_key: str, destination: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                deliveries.update()
+                .where(self._where(report_id, partition_key, destination))
+                .values(extras_done=True, updated_at=_utcnow())
             )
 
     def release(self, report_id: int, partition_key: str, destination: str, run_id: str) -> None:

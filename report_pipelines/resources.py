@@ -61,6 +61,7 @@ class Delivery:
     team_id: str | None = None
     preview_path: str | None = None
     client: SlackDelivery | None = field(default=None, repr=False, compare=False)
+    destination: str | None = None
 
 
 def preview_folder() -> Path:
@@ -178,7 +179,49 @@ class SlackResource(dg.ConfigurableResource):
             ts=posted.ts,
             team_id=team_id,
             client=client,
+            destination=destination,
         )
+
+    def post_extras(
+        self,
+        store: ReportStore,
+        report: Report,
+        delivery: Delivery,
+        partition_key: str,
+        *,
+        frame,
+        analysis,
+        sql_runs: list[str],
+    ) -> list[dict]:
+        """Thread replies under the window's message: the SQL a prompt-only report ran, insights
+        that did not fit, the chart and the CSV. Recorded in the ledger, so a retry that finds
+        the message already posted still finishes them, and a later run does not repeat them."""
+        from report_pipelines.slack.attachments import sql_thread_text, thread_messages_for_overflow
+        from report_pipelines.slack.blocks import bullets_overflow
+        from report_pipelines.slack.threads import post_thread_extras
+
+        if not (delivery.channel and delivery.ts and delivery.destination and delivery.team_id):
+            return []
+        texts = sql_thread_text(sql_runs) if sql_runs else []
+        for title, items in (("Insights", analysis.insights), ("Recommendations", analysis.recommendations)):
+            overflow = bullets_overflow(items, title=title)
+            if overflow:
+                texts += thread_messages_for_overflow(f"{title} (continued)", overflow)
+        wanted = report.attachments
+        if not (texts or wanted.chart or wanted.csv):
+            return []
+        ledger = DeliveryLedger(store)
+        entry = ledger.get(report.id, partition_key, delivery.destination)
+        if entry is None or entry.extras_done:
+            return []
+        client = delivery.client or self._client(store, delivery.team_id)
+        records = post_thread_extras(
+            client, delivery.channel, delivery.ts, frame=frame, analysis=analysis,
+            report_name=report.name, timezone=report.schedule.timezone, slug=report.slug,
+            partition_key=partition_key, chart=wanted.chart, csv=wanted.csv, extra_texts=texts,
+        )
+        ledger.mark_extras_done(report.id, partition_key, delivery.destination)
+        return records
 
     def notify(
         self,
@@ -234,6 +277,8 @@ class SlackResource(dg.ConfigurableResource):
                 f"{existing.run_id}; nothing posted again (force a re-run to update it)",
                 channel=existing.channel,
                 ts=existing.ts,
+                team_id=destination.split("/", 1)[0],
+                destination=destination,
             )
         run = existing.run_id if existing else "another run"
         raise SlackDeliveryError(

@@ -585,3 +585,33 @@ def test_live_bigquery_binds_parameters_and_answers_check():
     assert result.metadata["estimated_bytes"] == 0
     with pytest.raises(WarehouseError, match=r"\[1:\d+\]"):
         warehouse.run_query("SELEC 1", WINDOW)
+
+
+def test_report_job_on_bigquery_end_to_end(home, instance, emulator_url, orders_table, monkeypatch):
+    """WAREHOUSE_URL=bigquery://... drives a whole report run through the emulator."""
+    import json
+    from decimal import Decimal
+
+    from report_pipelines.definitions import build_definitions
+    from report_pipelines.models import load_report_text
+    from report_pipelines.report_store import ReportStore
+    from report_pipelines.slack.blocks import format_number
+
+    monkeypatch.setenv("WAREHOUSE_URL", f"bigquery://{EMULATOR_PROJECT}/{DATASET}")
+    monkeypatch.setenv("BIGQUERY_API_ENDPOINT", emulator_url)
+    store = ReportStore()
+    store.add(load_report_text(
+        "name: BQ Orders\nuser_id: alice\nslack_config: {notification_type: channel, slack_channel: \"#sales\"}\n"
+        "query: SELECT region, SUM(amount) AS amount FROM orders "
+        "WHERE day >= @window_start_date AND day < @window_end_date GROUP BY region\n"
+        'schedule: {frequency: daily, time: "00:00", timezone: UTC, start_date: "2026-03-01"}\n'
+    ))
+    job = build_definitions(store.job_shaping_rows()).resolve_job_def("report_bq_orders")
+    result = job.execute_in_process(instance=instance, partition_key="2026-03-02-00:00")
+    assert result.success
+    expected = sum(Decimal(f"2.{index}5") for index, _ in enumerate(REGIONS))
+    preview = json.loads((home / "previews" / "bq_orders" / "2026-03-02-00-00.json").read_text())
+    assert f"Total: {format_number(expected)}" in json.dumps(preview["blocks"], ensure_ascii=False)
+    output = next(e for e in result.all_events
+                  if e.event_type == dg.DagsterEventType.STEP_OUTPUT and e.step_key == "query_warehouse")
+    assert output.event_specific_data.metadata["warehouse"].value == f"bigquery:{EMULATOR_PROJECT}"

@@ -244,3 +244,37 @@ def test_demo_no_serve_on_a_fresh_home(tmp_path):
     again = subprocess.run([CLI, "demo", "--no-serve"], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "demo report added" not in again.stdout
+
+
+def test_workspace_scopes_deactivate_and_key_rotation(home, tmp_path, secret_key, monkeypatch):
+    from cryptography.fernet import Fernet
+
+    from report_pipelines.report_store import ReportStore
+
+    token = "xoxb-8888-scope-token"
+    dm_report = dict(VALID, name="DM Report",
+                     slack_config={"notification_type": "dm", "slack_user_id": "bob@example.com"},
+                     attachments={"csv": True})
+    assert cli("reports", "add", write(tmp_path, dm_report)).exit_code == 0
+    clear_channel_cache()
+    with FakeSlack(tokens={token: "T0001"}, scopes=["chat:write", "im:write"]) as slack:
+        monkeypatch.setenv("SLACK_API_URL", slack.url)
+        monkeypatch.setenv("SLACK_BOT_TOKEN", token)
+        assert cli("workspaces", "add", "--team-id", "T0001", "--team-name", "Acme").exit_code == 0
+        tested = CliRunner().invoke(main, ["workspaces", "test", "T0001"])
+        assert tested.exit_code == 1
+        assert "users:read.email" in tested.output and "files:write" in tested.output
+        assert "im:write (" not in tested.output  # granted, so not listed as missing
+        slack.scopes = ["chat:write", "im:write", "users:read.email", "files:write"]
+        assert cli("workspaces", "test", "T0001").exit_code == 0
+
+        new_key = Fernet.generate_key().decode()
+        rotated = CliRunner().invoke(main, ["workspaces", "rotate-key", "--new-key-stdin"], input=new_key + "\n")
+        assert rotated.exit_code == 0 and "1 workspace tokens re-encrypted" in rotated.output
+        monkeypatch.setenv("REPORT_PIPELINES_SECRET_KEY", new_key)
+        assert ReportStore().workspace_token("T0001") == token
+        wrong = CliRunner().invoke(main, ["workspaces", "rotate-key", "--new-key-stdin"], input="not-a-key\n")
+        assert wrong.exit_code == 2 and "not a valid Fernet key" in wrong.output
+
+        assert cli("workspaces", "deactivate", "T0001").exit_code == 0
+        assert json.loads(cli("workspaces", "list", "--json").output)[0]["active"] is False

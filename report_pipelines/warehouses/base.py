@@ -11,7 +11,8 @@ from pydantic import Field
 
 from report_pipelines.models import ReportWindow
 
-DEFAULT_ROW_CAP = 50_000
+# Enough for exact metrics over large weekly and monthly results; past it the message says so.
+DEFAULT_ROW_CAP = 1_000_000
 WINDOW_PARAMETERS = ("window_start_date", "window_end_date", "window_start", "window_end")
 
 
