@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 import dagster as dg
 
 from report_pipelines.report_store import ReportStore, default_home
+from report_pipelines.resources import RESULTS_TTL_HOURS
 
 DEFAULT_RETENTION_DAYS = 30
 MAINTENANCE_JOBS = ("retention", "health", "reload_report_definitions")
@@ -51,6 +52,20 @@ def prune_runs(instance: dg.DagsterInstance, cutoff: dt.datetime, batch: int = 2
             return deleted
 
 
+def purge_expired_results(ttl_hours: int, now: float | None = None) -> int:
+    """Delete encrypted step results older than their time to live; returns how many folders."""
+    import time
+
+    limit = (now or time.time()) - ttl_hours * 3600
+    removed = 0
+    for folder in (default_home() / "storage").glob("*/report_results"):
+        files = list(folder.glob("*.bin"))
+        if all(path.stat().st_mtime < limit for path in files):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 _FINISHED = frozenset(
     {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 )
@@ -61,9 +76,15 @@ def prune_old_runs(context: dg.OpExecutionContext) -> None:
     days = retention_days()
     cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
     deleted = prune_runs(context.instance, cutoff)
+    expired = purge_expired_results(RESULTS_TTL_HOURS)
     context.log.info(f"deleted {len(deleted)} runs created before {cutoff:%Y-%m-%d %H:%M} UTC")
     context.add_output_metadata(
-        {"retention_days": days, "cutoff": cutoff.isoformat(), "runs_deleted": len(deleted)}
+        {
+            "retention_days": days,
+            "cutoff": cutoff.isoformat(),
+            "runs_deleted": len(deleted),
+            "expired_result_folders": expired,
+        }
     )
 
 

@@ -1,5 +1,5 @@
 """Dagster resources that are not a warehouse or an analyst: the report store, the per-job report
-spec, Slack delivery, and the in-memory IO manager that keeps results off disk."""
+spec, Slack delivery, and the IO manager that keeps step results encrypted and short-lived."""
 
 from __future__ import annotations
 

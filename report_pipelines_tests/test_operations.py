@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import dagster as dg
 import pytest
@@ -110,6 +111,12 @@ def test_retention_deletes_old_runs_and_their_folders(store, instance, home, mon
     assert list(instance.all_logs(runs[0])) == []
     assert not (home / "storage" / runs[0]).exists() and not (home / "storage" / runs[1]).exists()
     assert instance.get_run_by_id(runs[2]) is not None and (home / "storage" / runs[2]).exists()
+    # Its encrypted step results are short-lived: gone once older than their 24 h.
+    from report_pipelines.maintenance import purge_expired_results
+
+    assert (home / "storage" / runs[2] / "report_results").exists()
+    assert purge_expired_results(24, now=time.time() + 25 * 3600) == 1
+    assert not (home / "storage" / runs[2] / "report_results").exists()
     # Deleted runs do not make the sync sensor fire again: it keeps its own cursor.
     again, _ = evaluate(sensor, instance, cursor)
     assert not again.run_requests

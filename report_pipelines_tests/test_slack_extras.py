@@ -26,9 +26,15 @@ from report_pipelines.slack.blocks import MAX_SECTION_CHARS
 from report_pipelines.slack.delivery import SlackDelivery, SlackDeliveryError, clear_channel_cache
 from report_pipelines.slack.threads import post_thread_extras
 from report_pipelines_tests.fakes.slack_api import FakeSlack
+# The Slack fixtures are shared with the delivery tests: same fake, same token, same client.
+from report_pipelines_tests.test_slack_delivery import (  # noqa: F401 - pytest fixtures
+    TEAM,
+    TOKEN,
+    _local_network,
+    delivery,
+    slack,
+)
 
-TOKEN = "xoxb-extras-0001"
-TEAM = "T0001"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 START = dt.datetime(2026, 11, 16, tzinfo=dt.timezone.utc)
 WINDOW = ReportWindow(
@@ -40,25 +46,6 @@ WINDOW = ReportWindow(
 CODE_BLOCK = re.compile(r"```\n(.*)\n```\Z", re.DOTALL)
 
 
-@pytest.fixture(autouse=True)
-def _local_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # WebClient routes through HTTP(S)_PROXY when set; the fake lives on loopback.
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    clear_channel_cache()
-    yield
-    clear_channel_cache()
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack(tokens={TOKEN: TEAM}) as fake:
-        yield fake
-
-
-@pytest.fixture
-def delivery(slack: FakeSlack) -> SlackDelivery:
-    return SlackDelivery(token=TOKEN, team_id=TEAM, base_url=slack.url)
 
 
 def _analysis(frame: pd.DataFrame) -> Analysis:
