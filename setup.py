@@ -39,6 +39,8 @@ setup(
         "dev": [
             "pytest>=8",
             "hypothesis>=6.100",
+            # Pinned to the release checked against Debian's chromium (no browser download).
+            "playwright==1.65.2",
         ],
     },
     entry_points={"console_scripts": ["report-pipelines=report_pipelines.cli:main"]},

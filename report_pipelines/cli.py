@@ -641,6 +641,8 @@ def demo(no_serve: bool, port: int) -> None:
     if no_serve:
         return
     click.echo(f"serving the Dagster UI and daemon on http://127.0.0.1:{port} (Ctrl-C stops)")
+    # The reload job and the run links in messages must reach this webserver, whatever its port.
+    os.environ.setdefault("DAGSTER_WEBSERVER_URL", f"http://127.0.0.1:{port}")
     # `python -m dagster` finds the Dagster installed beside us even when PATH does not.
     command = [sys.executable, "-m", "dagster", "dev", "-w", str(home / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)]
     sys.exit(subprocess.call(command))

@@ -102,3 +102,26 @@ def test_dagster_definitions_validate_passes(demo_store):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr
+
+
+def test_pools_and_one_run_per_report(demo_store, tmp_path, monkeypatch):
+    job = load()[0].resolve_job_def("report_daily_sales_report")
+    pools = {node.definition.name: node.definition.pool for node in job.graph.nodes}
+    assert pools == {
+        "query_warehouse": "report_pipelines_warehouse",
+        "analyze_results": "report_pipelines_analyst",
+        "format_slack_message": None,
+        "post_to_slack": "report_pipelines_slack",
+    }
+    home = tmp_path / "instance"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        config = instance.get_concurrency_config()
+        assert config.run_queue_config.tag_concurrency_limits == [
+            {"key": "report_pipelines/report", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+        ]
+        assert config.pool_config.default_pool_limit == 2
+        assert instance.run_retries_enabled and not instance.run_retries_retry_on_asset_or_op_failure
+        assert job.tags["report_pipelines/report"] == "daily_sales_report"

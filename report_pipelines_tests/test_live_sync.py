@@ -128,10 +128,32 @@ def test_live_sync_backfill_once_and_failure_notice(home, secret_key, tmp_path):
             windows = sorted(p["text"].split(" — ")[1][:16] for p in slack.posts)
             assert windows == ["2026-11-20 09:00", "2026-11-21 09:00", "2026-11-22 09:00"]
 
+            # One run per report at a time: the backfill's three runs never overlapped.
+            import dagster as dg
+
+            with dg.DagsterInstance.from_config(str(home)) as instance:
+                records = instance.get_run_records(dg.RunsFilter(job_name="report_regional_revenue"))
+                spans = sorted((r.start_time, r.end_time) for r in records)
+            assert len(spans) == 3
+            assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:])), spans
+
+            # `dagster job backfill` works the same: one run and one message per window.
+            dagster_cli = subprocess.run(
+                [sys.executable, "-m", "dagster", "job", "backfill", "-w", str(home / "workspace.yaml"),
+                 "-j", "report_regional_revenue", "--partitions", "2026-11-18-09:00,2026-11-19-09:00",
+                 "--noprompt"],
+                env=env, capture_output=True, text=True, timeout=180,
+            )
+            assert dagster_cli.returncode == 0, dagster_cli.stdout + dagster_cli.stderr
+            dev.wait_for(lambda: len(slack.posts) == 5, "two more messages from `dagster job backfill`", 180)
+            windows = sorted(p["text"].split(" — ")[1][:16] for p in slack.posts)
+            assert windows == ["2026-11-18 09:00", "2026-11-19 09:00", "2026-11-20 09:00",
+                               "2026-11-21 09:00", "2026-11-22 09:00"]
+
             # 3. Launching a delivered window again posts nothing new.
             again = cli(env, "backfill", "regional_revenue", "--from", "2026-11-21-09:00", "--to", "2026-11-21-09:00", "--timeout", "240")
             assert again.returncode == 0, again.stdout + again.stderr
-            assert len(slack.calls_to("chat.postMessage")) == 3
+            assert len(slack.calls_to("chat.postMessage")) == 5
 
             # 4. A schedule stopped in the UI drops out of next-runs.
             selector = {"repositoryLocationName": "report_pipelines", "repositoryName": "__repository__",

@@ -13,11 +13,12 @@ import datetime as dt
 import re
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pandas as pd
+from dagster_gcp import BigQueryResource
 from google.api_core import exceptions as api_exceptions
 from google.api_core.client_options import ClientOptions
 from google.api_core.retry import Retry
@@ -134,23 +135,27 @@ class BigQueryWarehouse(WarehouseResource):
 
     @contextmanager
     def get_client(self) -> Iterator[bigquery.Client]:
-        """A ``google.cloud.bigquery.Client`` for this project, closed on exit."""
-        try:
-            if self.api_endpoint:
-                client = bigquery.Client(
-                    project=self.project,
-                    location=self.location,
-                    credentials=AnonymousCredentials(),
-                    client_options=ClientOptions(api_endpoint=self.api_endpoint),
-                )
-            else:
-                client = bigquery.Client(project=self.project, location=self.location)
-        except GoogleAuthError as err:
-            raise self._error(err) from err
-        try:
+        """A ``google.cloud.bigquery.Client`` for this project, closed on exit.
+
+        Against Google, dagster-gcp's ``BigQueryResource`` builds the client with Google's default
+        credentials (no key in config); an ``api_endpoint`` (the emulator) gets anonymous ones.
+        """
+        with ExitStack() as stack:
+            try:
+                if self.api_endpoint:
+                    client = bigquery.Client(
+                        project=self.project,
+                        location=self.location,
+                        credentials=AnonymousCredentials(),
+                        client_options=ClientOptions(api_endpoint=self.api_endpoint),
+                    )
+                else:
+                    resource = BigQueryResource(project=self.project, location=self.location)
+                    client = stack.enter_context(resource.get_client())
+            except GoogleAuthError as err:
+                raise self._error(err) from err
+            stack.callback(client.close)
             yield client
-        finally:
-            client.close()
 
     def job_config(
         self,
