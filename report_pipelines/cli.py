@@ -42,7 +42,9 @@ def read_report_file(path: str):
     try:
         text = Path(path).read_text() if path != "-" else sys.stdin.read()
     except OSError as err:
-        fail(f"cannot read {path}: {err.strerror}", EXIT_INVALID)
+        raise ReportValidationError(f"cannot read {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ReportValidationError(f"cannot read {path}: it is not UTF-8 text; save it as UTF-8") from None
     return load_report_text(text, source=path)
 
 
@@ -216,6 +218,8 @@ def workspaces_list(as_json: bool) -> None:
     rows = _store().workspaces()
     data = [
         {"team_id": w.team_id, "team_name": w.team_name, "active": w.is_active,
+         "healthy": w.healthy, "last_error": w.last_error,
+         "last_error_at": w.last_error_at.isoformat() if w.last_error_at else None,
          "created_at": w.created_at.isoformat()}
         for w in rows
     ]
@@ -225,8 +229,12 @@ def workspaces_list(as_json: bool) -> None:
         click.echo("no Slack workspaces: reports are written to the preview folder")
     else:
         _print_table(
-            ("TEAM ID", "NAME", "ACTIVE"),
-            [(w.team_id, w.team_name, "yes" if w.is_active else "no") for w in rows],
+            ("TEAM ID", "NAME", "ACTIVE", "HEALTH"),
+            [
+                (w.team_id, w.team_name, "yes" if w.is_active else "no",
+                 "ok" if w.healthy else f"{w.last_error} since {w.last_error_at:%Y-%m-%d %H:%M} UTC")
+                for w in rows
+            ],
         )
 
 
@@ -301,18 +309,18 @@ def workspaces_rotate_key(new_key_stdin: bool) -> None:
                "wherever report-pipelines and Dagster run")
 
 
-def _resolve_partition(job, partition: str | None) -> str:
+def _resolve_partition(job, partition: str | None, option: str = "--partition") -> str:
     partitions_def = job.partitions_def
     if partition:
         try:
             dt.datetime.strptime(partition, PARTITION_FORMAT)
         except ValueError:
-            fail(f"--partition {partition!r} must look like 2026-11-26-09:00 (%Y-%m-%d-%H:%M)", EXIT_INVALID)
+            fail(f"{option} {partition!r} must look like 2026-11-26-09:00 (%Y-%m-%d-%H:%M)", EXIT_INVALID)
         if not partitions_def.has_partition_key(partition):
             first = partitions_def.get_first_partition_key()
             last = partitions_def.get_last_partition_key()
             fail(
-                f"--partition {partition} is not a window of this report "
+                f"{option} {partition} is not a window of this report "
                 f"(windows run from {first} to {last} on its schedule)",
                 EXIT_INVALID,
             )
@@ -460,7 +468,7 @@ def backfill(slug: str, from_key: str, to_key: str, force: bool, timeout: int) -
     from report_pipelines.backfills import launch_backfill, webserver_available, wait_for_backfill
 
     job = _report_job(slug)
-    keys = [_resolve_partition(job, key) for key in (from_key, to_key)]
+    keys = [_resolve_partition(job, key, option) for key, option in ((from_key, "--from"), (to_key, "--to"))]
     all_keys = job.partitions_def.get_partition_keys()
     first, last = all_keys.index(keys[0]), all_keys.index(keys[1])
     if first > last:

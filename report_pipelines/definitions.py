@@ -11,7 +11,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster._core.definitions.definitions_load_context import StateBackedDefinitionsLoader
 
-from report_pipelines.analysts.gemini import analyst_from_env
+from report_pipelines.analysts import analyst_from_env
 from report_pipelines.jobs import ReportShape, build_report_job, build_report_schedule
 from report_pipelines.maintenance import (
     build_health_job,
@@ -20,7 +20,7 @@ from report_pipelines.maintenance import (
     retention_schedule,
 )
 from report_pipelines.report_store import ReportStore
-from report_pipelines.resources import ReportStoreResource, SlackResource
+from report_pipelines.resources import EncryptedResultsIOManager, ReportStoreResource, SlackResource
 from report_pipelines.sensors import (
     build_report_table_sensor,
     reload_report_definitions,
@@ -38,6 +38,8 @@ def shared_resources() -> dict:
         "warehouse": warehouse_from_env(),
         "analyst": analyst_from_env(),
         "slack": SlackResource(),
+        # One instance for every job: Dagster derives a config schema per resource instance.
+        "io_manager": EncryptedResultsIOManager(),
     }
 
 

@@ -11,7 +11,7 @@ import dagster as dg
 from report_pipelines.models import PARTITION_FORMAT, ScheduleSpec
 from report_pipelines.names import job_name, run_tags, schedule_name
 from report_pipelines.ops import analyze_results, format_slack_message, post_to_slack, query_warehouse
-from report_pipelines.resources import EncryptedResultsIOManager, ReportResource
+from report_pipelines.resources import ReportResource
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,6 @@ def build_report_job(shape: ReportShape, shared_resources: dict) -> dg.JobDefini
         resource_defs={
             **shared_resources,
             "report": ReportResource(report_id=shape.id, slug=shape.slug),
-            "io_manager": EncryptedResultsIOManager(),
         },
     )
 

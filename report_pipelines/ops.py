@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from report_pipelines.analysts.base import AnalystResource
-from report_pipelines.analysts.gemini import GeminiAnalystResource, InvestigationError, is_sql
 from report_pipelines.analysts.types import Analysis
 from report_pipelines.models import Report, ReportWindow
 from report_pipelines.conditions import ConditionError, evaluate_send_if
@@ -93,6 +92,9 @@ def query_warehouse(
         ) from err
     window = window_for(context, current)
     labels = {"report": current.slug, "dagster_run": context.run_id}
+    # Imported here: sqlglot and google-genai are only needed once a run looks at its query.
+    from report_pipelines.analysts.gemini import is_sql
+
     if not is_sql(current.query):
         return _investigate(context, current, window, warehouse, analyst, labels)
     try:
@@ -126,6 +128,8 @@ def _investigate(
     labels: dict,
 ) -> ReportData:
     """A plain-language report: Gemini writes read-only SQL against the warehouse (deep mode)."""
+    from report_pipelines.analysts.gemini import GeminiAnalystResource, InvestigationError
+
     if report.analysis.mode != "deep" or not isinstance(analyst, GeminiAnalystResource):
         missing = "set analysis.mode: deep" if report.analysis.mode != "deep" else "set GOOGLE_API_KEY"
         raise dg.Failure(

@@ -98,6 +98,10 @@ class ReportNotFound(LookupError):
     pass
 
 
+class ReportStoreUnavailable(RuntimeError):
+    """The report store cannot be opened or read; the message names it (password hidden)."""
+
+
 class SecretKeyError(RuntimeError):
     """REPORT_PIPELINES_SECRET_KEY is missing or cannot decrypt a stored token."""
 
@@ -267,8 +271,18 @@ class ReportStore:
                     kind = column.type.compile(dialect=self.engine.dialect)
                     conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
 
+    @property
+    def safe_url(self) -> str:
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
     def tables_exist(self) -> bool:
-        return sa.inspect(self.engine).has_table("scheduled_reports")
+        try:
+            return sa.inspect(self.engine).has_table("scheduled_reports")
+        except sa.exc.OperationalError as err:
+            raise ReportStoreUnavailable(
+                f"cannot open the report store {self.safe_url}: "
+                f"{str(err.orig).strip().splitlines()[0]}; check REPORT_STORE_URL"
+            ) from err
 
     def list(self, enabled_only: bool = False) -> list[Report]:
         if not self.tables_exist():
@@ -356,7 +370,7 @@ class ReportStore:
     def add_workspace(self, team_id: str, team_name: str, token: str) -> Workspace:
         if not team_id.strip() or not team_name.strip():
             raise ReportValidationError("team_id and team_name must not be empty")
-        if not token.startswith("xox"):
+        if not token.startswith("xoxb-"):
             raise ReportValidationError(
                 "the Slack bot token must start with xoxb- (OAuth & Permissions -> Bot User OAuth Token)"
             )

@@ -14,7 +14,13 @@ import dagster as dg
 from pydantic import Field
 
 from report_pipelines.models import Report
-from report_pipelines.report_store import DeliveryLedger, ReportStore, default_home, store_url
+from report_pipelines.report_store import (
+    DeliveryLedger,
+    ReportStore,
+    SecretKeyError,
+    default_home,
+    store_url,
+)
 from report_pipelines.slack.delivery import (
     AUTH_ERRORS,
     SlackDelivery,
@@ -246,10 +252,18 @@ class SlackResource(dg.ConfigurableResource):
                 "REPORT_PIPELINES_OPS_CHANNEL is not set"
             )
             return f"{reason}: notice written to {path}"
-        client = self._client(store, team_id)
         kind, where = target
-        channel = client.open_dm(where) if kind == "dm" else client.resolve_channel(where)
-        posted = client.post_message(channel, blocks, text)
+        try:
+            client = self._client(store, team_id)
+            channel = client.open_dm(where) if kind == "dm" else client.resolve_channel(where)
+            posted = client.post_message(channel, blocks, text)
+        except (SlackDeliveryError, SecretKeyError) as err:
+            # The notice matters most when Slack is the problem: keep it where people can see it.
+            path = write_preview(
+                preview_folder() / "_notices", report.slug, key,
+                {"destination": where, "text": text, "blocks": blocks, "slack_error": str(err)},
+            )
+            return f"Slack refused the notice for {where} ({err}): notice written to {path}"
         return f"notice posted to {where} ({posted.channel}, ts {posted.ts})"
 
     @staticmethod

@@ -14,7 +14,7 @@ import requests
 from pydantic import Field
 
 from report_pipelines.names import CODE_LOCATION, TAG_OWNER, TAG_REPORT, TAG_REPORT_ID, schedule_name
-from report_pipelines.report_store import ReportNotFound, ReportStore
+from report_pipelines.report_store import ReportNotFound, ReportStore, ReportStoreUnavailable
 from report_pipelines.resources import SlackResource
 
 SENSOR_INTERVAL_SECONDS = 15
@@ -134,7 +134,16 @@ def build_report_table_sensor(loaded_rows: list[dict]) -> dg.SensorDefinition:
         description="Reloads the code location when reports are added, deleted or rescheduled.",
     )
     def report_table_sensor(context: dg.SensorEvaluationContext):
-        rows = ReportStore().job_shaping_rows()
+        store = ReportStore()
+        if not store.tables_exist():
+            if loaded_rows:
+                # Reloading now would drop every report's job and schedule: fail the tick loudly.
+                raise ReportStoreUnavailable(
+                    f"the report table is missing from {store.safe_url} although "
+                    f"{len(loaded_rows)} reports are loaded; check REPORT_STORE_URL"
+                )
+            return dg.SkipReason("no report table yet (`report-pipelines init` creates it)")
+        rows = store.job_shaping_rows()
         current = fingerprint_rows(rows)
         if current == loaded:
             return dg.SkipReason("the loaded definitions match the report table")
@@ -165,7 +174,7 @@ def failure_notice(run: dg.DagsterRun, error: str, run_url: str) -> tuple[list[d
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(text)}*\n{summary}"}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{run_url}|View run {run.run_id[:8]} in Dagster>"}]},
     ]
-    return blocks, f"{text}: {error.strip()[:500]}"
+    return blocks, f"{escape(text)}: {escape(error.strip()[:500])}"
 
 
 def failure_destination(owner: str, ops_channel: str | None) -> tuple[str, str] | None:
@@ -179,7 +188,7 @@ def failure_destination(owner: str, ops_channel: str | None) -> tuple[str, str] 
     return None
 
 
-def run_error_summary(instance: dg.DagsterInstance, run_id: str) -> str:
+def run_error_summary(instance: dg.DagsterInstance, run_id: str, run_failure: str | None = None) -> str:
     lines = []
     for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
         event = record.dagster_event
@@ -188,7 +197,10 @@ def run_error_summary(instance: dg.DagsterInstance, run_id: str) -> str:
             continue
         description = data.user_failure_data.description if data.user_failure_data else None
         lines.append(f"{event.step_key}: {description or data.error.message.strip()}")
-    return "\n".join(lines) or "the run failed before any step reported an error"
+    if lines:
+        return "\n".join(lines)
+    # No step failed: the worker died, or run monitoring gave up on it; the run event says which.
+    return run_failure or "the run failed before any step reported an error"
 
 
 @dg.run_failure_sensor(
@@ -202,7 +214,10 @@ def report_failure_notifier(context: dg.RunFailureSensorContext) -> None:
         return
     from report_pipelines.ops import webserver_url as run_link_base
 
-    error = run_error_summary(context.instance, run.run_id)
+    failure_event = context.failure_event
+    error = run_error_summary(
+        context.instance, run.run_id, failure_event.message if failure_event else None
+    )
     blocks, text = failure_notice(run, error, f"{run_link_base()}/runs/{run.run_id}")
     store = ReportStore()
     try:

@@ -13,6 +13,7 @@ import pytest
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from report_pipelines.slack.delivery import (
+    RetryAfterHandler,
     SlackDelivery,
     SlackDeliveryError,
     clear_channel_cache,
@@ -362,7 +363,9 @@ def test_make_client_reads_slack_api_url_at_call_time(monkeypatch: pytest.Monkey
     monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:9/api")
     client = make_client("xoxb-any")
     assert client.base_url == "http://127.0.0.1:9/api/"
-    assert [type(handler) for handler in client.retry_handlers] == [RateLimitErrorRetryHandler]
+    # Posting retries only 429s (our Retry-After handler); no connection-error handler.
+    assert [type(handler) for handler in client.retry_handlers] == [RetryAfterHandler]
+    assert isinstance(client.retry_handlers[0], RateLimitErrorRetryHandler)
     monkeypatch.delenv("SLACK_API_URL")
     assert make_client("xoxb-any").base_url == "https://slack.com/api/"
 

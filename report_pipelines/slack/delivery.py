@@ -13,9 +13,11 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import random
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,7 +39,12 @@ SLACK_API_URL_ENV = "SLACK_API_URL"
 CHANNEL_ID_PATTERN = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 USER_ID_PATTERN = re.compile(r"^[UW][A-Z0-9]{2,}$")
 CHANNEL_PAGE_SIZE = 200
-RATE_LIMIT_RETRIES = 5
+# Several posters sharing one channel's one-message-a-second budget each lose some races; a
+# deep budget keeps every message (a 429 is the one failure where Slack certainly did nothing).
+RATE_LIMIT_RETRIES = 20
+# slack_sdk waits Retry-After plus up to a whole second of jitter; a tenth spreads concurrent
+# posters just as well and keeps a rate-limited channel near its one-message-a-second floor.
+RATE_LIMIT_JITTER_SECONDS = 0.1
 CONNECTION_RETRIES = 2
 SERVER_ERROR_RETRIES = 3
 _SLACK_ERROR_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -75,7 +82,10 @@ class SlackDeliveryError(Exception):
     @property
     def may_have_posted(self) -> bool:
         """True when Slack may have acted although the call failed (no answer, or a 5xx)."""
-        return self.method in _POSTING_METHODS and self.code == "http_error"
+        if self.method not in _POSTING_METHODS or self.code == "ratelimited":
+            return False
+        # No answer at all, or a server error: Slack may have acted before it failed.
+        return self.code == "http_error" or self.status is None or self.status >= 500
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Executors that run ops in subprocesses pickle errors; keep code and details intact.
@@ -110,13 +120,30 @@ def make_client(
         ]
     # All handlers count against one attempt counter, so the rate-limit handler, which may wait
     # out several Retry-After periods, gets the largest budget.
-    handlers.append(RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
+    handlers.append(RetryAfterHandler(max_retry_count=RATE_LIMIT_RETRIES))
     return WebClient(
         token=token,
         base_url=base_url or os.environ.get(SLACK_API_URL_ENV) or DEFAULT_SLACK_API_URL,
         timeout=timeout,
         retry_handlers=handlers,
     )
+
+
+class RetryAfterHandler(RateLimitErrorRetryHandler):
+    """Retries 429s after exactly Retry-After plus a little jitter."""
+
+    def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:
+        if response is None:
+            raise error
+        state.next_attempt_requested = True
+        header = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), None)
+        value = header[0] if isinstance(header, (list, tuple)) else header
+        try:
+            wait = float(value) if value is not None else 1.0
+        except ValueError:
+            wait = 1.0
+        time.sleep(wait + random.uniform(0, RATE_LIMIT_JITTER_SECONDS))
+        state.increment_current_attempt()
 
 
 def clear_channel_cache() -> None:
