@@ -50,14 +50,14 @@ def prepare_rows(home: str, sizes: list[int]) -> dict:
     return {"files": files, "fill_seconds": time.perf_counter() - started}
 
 
-def time_ours(rows_file: str) -> dict:
+def _timed_load(import_factory, data_file: str) -> dict:
+    """Import, then build and resolve Definitions from the JSON in ``data_file``, timing each part."""
     started = time.perf_counter()
-    from report_pipelines.definitions import build_definitions
-
+    factory = import_factory()
     imported = time.perf_counter()
-    rows = json.loads(Path(rows_file).read_text())
+    data = json.loads(Path(data_file).read_text())
     begin = time.perf_counter()
-    defs = build_definitions(rows)
+    defs = factory(data)
     built = time.perf_counter()
     repository = defs.get_repository_def()
     resolved = time.perf_counter()
@@ -69,27 +69,26 @@ def time_ours(rows_file: str) -> dict:
         "jobs": len(repository.get_all_jobs()),
         "schedules": len(repository.schedule_defs),
     }
+
+
+def _import_ours():
+    from report_pipelines.definitions import build_definitions
+
+    return build_definitions
+
+
+def _import_bare():
+    from benchmarks.bare import bare_definitions
+
+    return bare_definitions
+
+
+def time_ours(rows_file: str) -> dict:
+    return _timed_load(_import_ours, rows_file)
 
 
 def time_bare(shapes_file: str) -> dict:
-    started = time.perf_counter()
-    from benchmarks.bare import bare_definitions
-
-    imported = time.perf_counter()
-    shapes = json.loads(Path(shapes_file).read_text())
-    begin = time.perf_counter()
-    defs = bare_definitions(shapes)
-    built = time.perf_counter()
-    repository = defs.get_repository_def()
-    resolved = time.perf_counter()
-    return {
-        "seconds": resolved - begin,
-        "build_seconds": built - begin,
-        "resolve_seconds": resolved - built,
-        "import_seconds": imported - started,
-        "jobs": len(repository.get_all_jobs()),
-        "schedules": len(repository.schedule_defs),
-    }
+    return _timed_load(_import_bare, shapes_file)
 
 
 def run(quick: bool) -> Outcome:
