@@ -8,8 +8,8 @@ from collections.abc import Callable
 import dagster as dg
 import requests
 
-from report_pipelines.names import CODE_LOCATION, TAG_FORCE
-from report_pipelines.sensors import REPOSITORY_NAME, webserver_url
+from report_pipelines.names import CODE_LOCATION, TAG_FORCE, webserver_url
+from report_pipelines.sensors import REPOSITORY_NAME
 
 LAUNCH_BACKFILL = """
 mutation Launch($params: LaunchBackfillParams!) {

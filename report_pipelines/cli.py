@@ -379,18 +379,9 @@ def run_report(slug: str, partition: str | None, force: bool) -> tuple[bool, str
 
 
 def _failure_message(instance, run_id: str) -> str:
-    import dagster as dg
+    from report_pipelines.sensors import run_error_summary
 
-    messages = []
-    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
-        event = record.dagster_event
-        error = event.step_failure_data.error if event else None
-        user = event.step_failure_data.user_failure_data if event else None
-        if user and user.description:
-            messages.append(f"{event.step_key}: {user.description}")
-        elif error:
-            messages.append(f"{event.step_key}: {error.message.strip()}")
-    return "\n".join(messages) or "the run failed; see it in the Dagster UI"
+    return run_error_summary(instance, run_id)
 
 
 def _delivery_summary(instance, run_id: str) -> dict:
@@ -466,6 +457,7 @@ def backfill(slug: str, from_key: str, to_key: str, force: bool, timeout: int) -
     import dagster as dg
 
     from report_pipelines.backfills import launch_backfill, webserver_available, wait_for_backfill
+    from report_pipelines.names import webserver_url
 
     job = _report_job(slug)
     keys = [_resolve_partition(job, key, option) for key, option in ((from_key, "--from"), (to_key, "--to"))]
@@ -486,7 +478,7 @@ def backfill(slug: str, from_key: str, to_key: str, force: bool, timeout: int) -
         if failed or len(runs) < len(windows):
             sys.exit(EXIT_FAILED)
         return
-    click.echo(f"no webserver at {_webserver()}: running {len(windows)} windows here")
+    click.echo(f"no webserver at {webserver_url()}: running {len(windows)} windows here")
     failures = []
     with click.progressbar(windows, label=f"backfilling {slug}", item_show_func=lambda k: k or "") as bar:
         for key in bar:
@@ -496,12 +488,6 @@ def backfill(slug: str, from_key: str, to_key: str, force: bool, timeout: int) -
     click.echo(f"{len(windows) - len(failures)} of {len(windows)} windows succeeded")
     if failures:
         fail("\n".join(failures))
-
-
-def _webserver() -> str:
-    from report_pipelines.sensors import webserver_url
-
-    return webserver_url()
 
 
 @main.command()
@@ -537,7 +523,8 @@ def preview(slug: str, partition: str | None, as_json: bool) -> None:
     """Render a report's Slack message without posting it."""
     from report_pipelines.definitions import shared_resources
     from report_pipelines.models import ReportWindow
-    from report_pipelines.ops import preview_markdown, webserver_url
+    from report_pipelines.names import webserver_url
+    from report_pipelines.ops import preview_markdown
     from report_pipelines.slack.blocks import ReportMessage, build_report_message
     from report_pipelines.warehouses.base import WarehouseError
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from report_pipelines.models import PARTITION_FORMAT, ScheduleSpec
+from report_pipelines.models import PARTITION_FORMAT, ScheduleSpec, first_window_start
 from report_pipelines.names import job_name, run_tags, schedule_name
 from report_pipelines.ops import analyze_results, format_slack_message, post_to_slack, query_warehouse
+from report_pipelines.report_store import schedule_from_row
 from report_pipelines.resources import ReportResource
 
 
@@ -28,23 +28,7 @@ class ReportShape:
 
     @classmethod
     def from_row(cls, row: dict) -> ReportShape:
-        day_of_month = row.get("day_of_month")
-        schedule = ScheduleSpec.model_validate(
-            {
-                key: value
-                for key, value in {
-                    "frequency": row.get("frequency"),
-                    "time": row.get("schedule_time"),
-                    "timezone": row.get("timezone"),
-                    "enabled": row.get("enabled"),
-                    "day_of_week": row.get("day_of_week"),
-                    "day_of_month": int(day_of_month) if day_of_month and day_of_month.isdigit() else day_of_month,
-                    "cron": row.get("cron"),
-                    "start_date": row.get("start_date"),
-                }.items()
-                if value is not None
-            }
-        )
+        schedule = ScheduleSpec.model_validate(schedule_from_row(row))
         created = dt.datetime.fromisoformat(row["created_at"])
         return cls(
             id=int(row["id"]),
@@ -58,9 +42,7 @@ class ReportShape:
 
     @property
     def first_window_start(self) -> dt.datetime:
-        zone = ZoneInfo(self.schedule.timezone)
-        day = self.schedule.start_date or self.created_at.astimezone(zone).date()
-        return dt.datetime.combine(day, dt.time(), tzinfo=zone)
+        return first_window_start(self.schedule, self.created_at)
 
 
 def partitions_for(shape: ReportShape) -> dg.TimeWindowPartitionsDefinition:

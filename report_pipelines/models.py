@@ -266,14 +266,20 @@ class Report(ReportSpec):
 
     @property
     def first_window_start(self) -> dt.datetime:
-        """Windows begin at ``start_date`` (default: the day the report was created), local time."""
-        day = self.schedule.start_date or self.created_at.date()
-        return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(self.schedule.timezone))
+        return first_window_start(self.schedule, self.created_at)
 
     def spec(self) -> ReportSpec:
         return ReportSpec.model_validate(
             self.model_dump(exclude={"id", "created_at", "updated_at"})
         )
+
+
+def first_window_start(schedule: ScheduleSpec, created_at: dt.datetime) -> dt.datetime:
+    """Windows begin at ``start_date``, default the day the report was created, both read in the
+    report's timezone (a report created late on the 26th in UTC may be the 27th in Tokyo)."""
+    zone = ZoneInfo(schedule.timezone)
+    day = schedule.start_date or created_at.astimezone(zone).date()
+    return dt.datetime.combine(day, dt.time(), tzinfo=zone)
 
 
 def _iana_timezones() -> frozenset[str]:

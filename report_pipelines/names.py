@@ -5,6 +5,8 @@ Schedule on/off state is stored by name, so these must never change for an exist
 
 from __future__ import annotations
 
+import os
+
 CODE_LOCATION = "report_pipelines"
 TAG_REPORT = "report_pipelines/report"
 TAG_REPORT_ID = "report_pipelines/report_id"
@@ -14,6 +16,11 @@ TAG_SLACK_TS = "report_pipelines/slack_ts"
 TAG_DELIVERY = "report_pipelines/delivery"
 TAG_FORCE = "report_pipelines/force"
 TAG_TRIGGER = "report_pipelines/trigger"
+
+
+def webserver_url() -> str:
+    """The Dagster webserver serving this code location (reloads, backfills, run links)."""
+    return os.environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000").rstrip("/")
 
 
 def job_name(slug: str) -> str:

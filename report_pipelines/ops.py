@@ -5,7 +5,6 @@ the warehouse, analyst and Slack modules."""
 
 
 import datetime as dt
-import os
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -15,7 +14,13 @@ from report_pipelines.analysts.base import AnalystResource
 from report_pipelines.analysts.types import Analysis
 from report_pipelines.models import Report, ReportWindow
 from report_pipelines.conditions import ConditionError, evaluate_send_if
-from report_pipelines.names import TAG_DELIVERY, TAG_FORCE, TAG_SLACK_CHANNEL, TAG_SLACK_TS
+from report_pipelines.names import (
+    TAG_DELIVERY,
+    TAG_FORCE,
+    TAG_SLACK_CHANNEL,
+    TAG_SLACK_TS,
+    webserver_url,
+)
 from report_pipelines.report_store import ReportNotFound, SecretKeyError
 from report_pipelines.resources import ReportResource, ReportStoreResource, SlackResource
 from report_pipelines.slack.blocks import ReportMessage, build_report_message, validate_message
@@ -50,10 +55,6 @@ class FormattedReport:
 # Slack failures worth an op retry: a rate limit that outlasted the client's own retries, or a
 # workspace briefly unreachable. Everything else needs a person.
 RETRYABLE_CODES = frozenset({"ratelimited"})
-
-
-def webserver_url() -> str:
-    return os.environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000").rstrip("/")
 
 
 def window_for(context: dg.OpExecutionContext, report: Report) -> ReportWindow:

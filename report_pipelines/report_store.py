@@ -155,7 +155,8 @@ def _row_values(spec: ReportSpec) -> dict:
     }
 
 
-def report_from_row(row: sa.RowMapping) -> Report:
+def schedule_from_row(row) -> dict:
+    """The ``schedule`` of a report file, from a stored row (or its JSON-able job-shaping copy)."""
     day_of_month = row["day_of_month"]
     schedule = {
         "frequency": row["frequency"],
@@ -167,6 +168,10 @@ def report_from_row(row: sa.RowMapping) -> Report:
         "cron": row["cron"],
         "start_date": row["start_date"],
     }
+    return {key: value for key, value in schedule.items() if value is not None}
+
+
+def report_from_row(row: sa.RowMapping) -> Report:
     slack = {
         "notification_type": row["notification_type"],
         "slack_channel": row["slack_channel"],
@@ -179,7 +184,7 @@ def report_from_row(row: sa.RowMapping) -> Report:
             "name": row["name"],
             "description": row["description"] or "",
             "query": row["query"],
-            "schedule": {k: v for k, v in schedule.items() if v is not None},
+            "schedule": schedule_from_row(row),
             "user_id": row["user_id"],
             "slack_config": slack,
             "analysis": {"mode": row["analysis_mode"], "audience": row["audience"]},
@@ -492,10 +497,15 @@ class LedgerEntry:
 class DeliveryLedger:
     """Claims and records deliveries so each (report, window, destination) is posted once."""
 
+    _ready: set[str] = set()
+
     def __init__(self, store: ReportStore):
         self.engine = store.engine
-        metadata.create_all(self.engine, tables=[deliveries])
-        store._add_missing_columns()
+        # Once per store and process: a ledger is opened for every delivery.
+        if store.url not in self._ready:
+            metadata.create_all(self.engine, tables=[deliveries])
+            store._add_missing_columns()
+            self._ready.add(store.url)
 
     def _where(self, report_id: int, partition_key: str, destination: str):
         return sa.and_(
@@ -583,7 +593,5 @@ def _jsonable(row: dict) -> dict:
             value = _as_utc(value).isoformat()
         elif isinstance(value, dt.date):
             value = value.isoformat()
-        elif isinstance(value, bool):
-            value = bool(value)
         out[key] = value
     return out

@@ -13,7 +13,14 @@ import dagster as dg
 import requests
 from pydantic import Field
 
-from report_pipelines.names import CODE_LOCATION, TAG_OWNER, TAG_REPORT, TAG_REPORT_ID, schedule_name
+from report_pipelines.names import (
+    CODE_LOCATION,
+    TAG_OWNER,
+    TAG_REPORT,
+    TAG_REPORT_ID,
+    schedule_name,
+    webserver_url,
+)
 from report_pipelines.report_store import ReportNotFound, ReportStore, ReportStoreUnavailable
 from report_pipelines.resources import SlackResource
 
@@ -37,10 +44,6 @@ def enabled_changes(loaded: list[dict], current: list[dict]) -> list[str]:
         row["slug"] for row in current
         if row["slug"] in before and before[row["slug"]] != bool(row["enabled"])
     )
-
-
-def webserver_url() -> str:
-    return os.environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000").rstrip("/")
 
 
 class ReloadConfig(dg.Config):
@@ -212,13 +215,11 @@ def report_failure_notifier(context: dg.RunFailureSensorContext) -> None:
     run = context.dagster_run
     if TAG_REPORT_ID not in run.tags:
         return
-    from report_pipelines.ops import webserver_url as run_link_base
-
     failure_event = context.failure_event
     error = run_error_summary(
         context.instance, run.run_id, failure_event.message if failure_event else None
     )
-    blocks, text = failure_notice(run, error, f"{run_link_base()}/runs/{run.run_id}")
+    blocks, text = failure_notice(run, error, f"{webserver_url()}/runs/{run.run_id}")
     store = ReportStore()
     try:
         report = store.get(int(run.tags[TAG_REPORT_ID]))
