@@ -34,6 +34,10 @@ setup(
         "sqlglot>=30.30,<31",
         "google-cloud-bigquery>=3.20",
         "matplotlib>=3.8",
+        # The REST API (`report-pipelines api`).
+        "fastapi>=0.115,<1",
+        "uvicorn>=0.30",
+        "PyJWT>=2.8,<3",
     ],
     extras_require={
         "dev": [
@@ -41,6 +45,9 @@ setup(
             "hypothesis>=6.100",
             # Pinned to the release checked against Debian's chromium (no browser download).
             "playwright==1.65.2",
+            # FastAPI's TestClient, and fuzzing the API from its OpenAPI schema.
+            "httpx>=0.27",
+            "schemathesis>=4.30,<5",
         ],
     },
     entry_points={"console_scripts": ["report-pipelines=report_pipelines.cli:main"]},

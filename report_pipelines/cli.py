@@ -238,31 +238,12 @@ def workspaces_list(as_json: bool) -> None:
         )
 
 
-def required_scopes(reports_, team_id: str, only_workspace: bool) -> dict[str, str]:
-    """Scope -> why, for the reports that post into ``team_id``."""
-    needed = {"chat:write": "posting reports"}
-    for report in reports_:
-        config = report.slack_config
-        if config.notification_type == "none":
-            continue
-        if config.team_id != team_id and not (config.team_id is None and only_workspace):
-            continue
-        if config.notification_type == "channel" and not (config.slack_channel or "").startswith(("C", "G")):
-            needed["channels:read"] = f"resolving channel names ({report.slug})"
-        if config.notification_type == "dm":
-            needed["im:write"] = f"opening DMs ({report.slug})"
-            if "@" in (config.slack_user_id or ""):
-                needed["users:read.email"] = f"finding users by email ({report.slug})"
-        if report.attachments.chart or report.attachments.csv:
-            needed["files:write"] = f"uploading charts and CSVs ({report.slug})"
-    return needed
-
-
 @workspaces.command("test")
 @click.argument("team_id")
 def workspaces_test(team_id: str) -> None:
     """Check a workspace's token with auth.test and its scopes against what reports need."""
     from report_pipelines.slack.delivery import SlackDelivery, SlackDeliveryError
+    from report_pipelines.slack.scopes import required_scopes
 
     store = _store()
     try:
@@ -310,29 +291,12 @@ def workspaces_rotate_key(new_key_stdin: bool) -> None:
 
 
 def _resolve_partition(job, partition: str | None, option: str = "--partition") -> str:
-    partitions_def = job.partitions_def
-    if partition:
-        try:
-            dt.datetime.strptime(partition, PARTITION_FORMAT)
-        except ValueError:
-            fail(f"{option} {partition!r} must look like 2026-11-26-09:00 (%Y-%m-%d-%H:%M)", EXIT_INVALID)
-        if not partitions_def.has_partition_key(partition):
-            first = partitions_def.get_first_partition_key()
-            last = partitions_def.get_last_partition_key()
-            fail(
-                f"{option} {partition} is not a window of this report "
-                f"(windows run from {first} to {last} on its schedule)",
-                EXIT_INVALID,
-            )
-        return partition
-    last = partitions_def.get_last_partition_key()
-    if last is None:
-        fail(
-            "the report has no complete window yet; pass --partition or set schedule.start_date "
-            "earlier",
-            EXIT_INVALID,
-        )
-    return last
+    from report_pipelines.jobs import InvalidWindow, resolve_partition_key
+
+    try:
+        return resolve_partition_key(job.partitions_def, partition)
+    except InvalidWindow as err:
+        fail(f"{option} {err}" if partition else f"{err} (pass {option})", EXIT_INVALID)
 
 
 def _report_job(slug: str):
@@ -456,7 +420,7 @@ def backfill(slug: str, from_key: str, to_key: str, force: bool, timeout: int) -
     code location, otherwise one run per window here; progress is shown either way."""
     import dagster as dg
 
-    from report_pipelines.backfills import launch_backfill, webserver_available, wait_for_backfill
+    from report_pipelines.launches import BackfillError, launch_backfill, webserver_available, wait_for_backfill
     from report_pipelines.names import webserver_url
 
     job = _report_job(slug)
@@ -468,7 +432,10 @@ def backfill(slug: str, from_key: str, to_key: str, force: bool, timeout: int) -
     windows = all_keys[first : last + 1]
     instance = dg.DagsterInstance.get()
     if webserver_available():
-        backfill_id = launch_backfill(job.name, windows, force=force)
+        try:
+            backfill_id = launch_backfill(job.name, windows, force=force)
+        except BackfillError as err:
+            fail(f"the backfill of {slug} was not submitted: {err}")
         click.echo(f"backfill {backfill_id} submitted: {len(windows)} windows of {slug}")
         runs = wait_for_backfill(instance, backfill_id, len(windows), timeout=timeout, echo=click.echo)
         failed = [r for r in runs if r.status != dg.DagsterRunStatus.SUCCESS]
@@ -593,6 +560,41 @@ def next_runs(hours: int, as_json: bool) -> None:
             for r in runs
         ],
     )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def api(host: str, port: int) -> None:
+    """Serve the REST API (every request needs a token from `report-pipelines token`)."""
+    import uvicorn
+
+    from report_pipelines.api.app import create_app
+    from report_pipelines.api.auth import AuthConfigError, jwt_secret
+
+    try:
+        app = create_app(jwt_secret())
+    except AuthConfigError as err:
+        fail(str(err), EXIT_INVALID)
+    click.echo(f"serving the report_pipelines API on http://{host}:{port}/api (OpenAPI at /docs)")
+    uvicorn.run(app, host=host, port=port)
+
+
+@main.command()
+@click.option("--user", "user_id", required=True, help="The user id the token acts as (its `sub`).")
+@click.option("--hours", default=24, show_default=True, type=click.IntRange(1, 24 * 366),
+              help="How long the token is valid.")
+def token(user_id: str, hours: int) -> None:
+    """Mint an API token for USER (HS256, signed with REPORT_PIPELINES_JWT_SECRET)."""
+    from report_pipelines.api.auth import AuthConfigError, jwt_secret, mint_token
+
+    if not user_id.strip():
+        fail("--user must not be empty", EXIT_INVALID)
+    try:
+        secret = jwt_secret()
+    except AuthConfigError as err:
+        fail(str(err), EXIT_INVALID)
+    click.echo(mint_token(user_id, secret=secret, lifetime=dt.timedelta(hours=hours)))
 
 
 DEMO_REPORTS = ("daily_sales.yaml", "weekly_regional.yaml", "monthly_products.yaml")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from report_pipelines.models import PARTITION_FORMAT, ScheduleSpec, first_window_start
+from report_pipelines.models import PARTITION_FORMAT, Report, ScheduleSpec, first_window_start
 from report_pipelines.names import job_name, run_tags, schedule_name
 from report_pipelines.ops import analyze_results, format_slack_message, post_to_slack, query_warehouse
 from report_pipelines.report_store import schedule_from_row
@@ -40,9 +40,48 @@ class ReportShape:
             created_at=created,
         )
 
+    @classmethod
+    def from_report(cls, report: Report) -> ReportShape:
+        return cls(
+            id=report.id,
+            slug=report.slug,
+            name=report.name,
+            description=report.description,
+            schedule=report.schedule,
+            user_id=report.user_id,
+            created_at=report.created_at,
+        )
+
     @property
     def first_window_start(self) -> dt.datetime:
         return first_window_start(self.schedule, self.created_at)
+
+
+class InvalidWindow(ValueError):
+    """A requested window key is malformed or not one of the report's windows."""
+
+
+def resolve_partition_key(partitions_def: dg.TimeWindowPartitionsDefinition, key: str | None) -> str:
+    """``key`` checked against the report's windows; by default the latest complete window."""
+    if key:
+        try:
+            dt.datetime.strptime(key, PARTITION_FORMAT)
+        except ValueError:
+            raise InvalidWindow(f"{key!r} must look like 2026-11-26-09:00 (%Y-%m-%d-%H:%M)") from None
+        if not partitions_def.has_partition_key(key):
+            first = partitions_def.get_first_partition_key()
+            last = partitions_def.get_last_partition_key()
+            raise InvalidWindow(
+                f"{key} is not a window of this report "
+                f"(windows run from {first} to {last} on its schedule)"
+            )
+        return key
+    last = partitions_def.get_last_partition_key()
+    if last is None:
+        raise InvalidWindow(
+            "the report has no complete window yet; name a window or set schedule.start_date earlier"
+        )
+    return last
 
 
 def partitions_for(shape: ReportShape) -> dg.TimeWindowPartitionsDefinition:

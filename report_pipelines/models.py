@@ -43,6 +43,15 @@ def slugify(name: str) -> str:
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_nul(cls, value: Any) -> Any:
+        # PostgreSQL cannot store NUL in text; SQLite can. Refuse it everywhere so a report
+        # valid on one store is valid on the other.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("contains a NUL character (\\x00); remove it")
+        return value
+
 
 class ScheduleSpec(_Strict):
     """When a report runs: a frequency at HH:MM in an IANA timezone, or a cron string.
@@ -58,7 +67,7 @@ class ScheduleSpec(_Strict):
     enabled: bool = True
     day_of_week: str | int | None = None
     day_of_month: int | Literal["last"] | None = None
-    cron: str | None = None
+    cron: str | None = Field(default=None, max_length=120)
     start_date: dt.date | None = None
 
     @field_validator("time")
@@ -155,9 +164,9 @@ class SlackConfig(_Strict):
     """Where a report goes: nowhere, a channel (name or ID), or a DM (user ID or email)."""
 
     notification_type: NotificationType = "channel"
-    slack_channel: str | None = None
-    slack_user_id: str | None = None
-    team_id: str | None = None
+    slack_channel: str | None = Field(default=None, max_length=200)
+    slack_user_id: str | None = Field(default=None, max_length=200)
+    team_id: str | None = Field(default=None, max_length=32)
 
     @model_validator(mode="after")
     def _check_destination(self) -> SlackConfig:
@@ -222,7 +231,7 @@ class ReportSpec(_Strict):
     description: str = ""
     query: str = Field(min_length=1)
     schedule: ScheduleSpec
-    user_id: str = Field(min_length=1)
+    user_id: str = Field(min_length=1, max_length=120)
     slack_config: SlackConfig = Field(default_factory=lambda: SlackConfig(notification_type="none"))
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec, validate_default=True)
     attachments: AttachmentSpec = Field(default_factory=AttachmentSpec)
@@ -292,11 +301,10 @@ def _iana_timezones() -> frozenset[str]:
 _TIMEZONES: frozenset[str] | None = None
 
 
-def format_validation_error(err: ValidationError) -> str:
-    """One line per problem, each naming the field path: ``schedule.time: ...``."""
-    lines = []
-    for problem in err.errors():
-        where = ".".join(str(part) for part in problem["loc"]) or "report"
+def validation_problems(errors: list[dict]) -> list[tuple[tuple, str]]:
+    """``(field path, what to fix)`` for each of pydantic's ``err.errors()``, in our words."""
+    problems = []
+    for problem in errors:
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "unknown key; remove it or check its spelling"
@@ -304,8 +312,16 @@ def format_validation_error(err: ValidationError) -> str:
             message = "required field is missing"
         elif problem["type"] == "literal_error":
             message = f"{message} (got {problem.get('input')!r})"
-        lines.append(f"{where}: {message}")
-    return "\n".join(lines)
+        problems.append((tuple(problem["loc"]), message))
+    return problems
+
+
+def format_validation_error(err: ValidationError) -> str:
+    """One line per problem, each naming the field path: ``schedule.time: ...``."""
+    return "\n".join(
+        f"{'.'.join(str(part) for part in loc) or 'report'}: {message}"
+        for loc, message in validation_problems(err.errors())
+    )
 
 
 def parse_report(data: Any) -> ReportSpec:

@@ -48,6 +48,9 @@ scheduled_reports = sa.Table(
     sa.Column("send_if", sa.JSON),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # Dagster run history is tagged with the report id: a deleted report's id is never handed to
+    # a new report (SQLite would otherwise reuse the highest id after a delete).
+    sqlite_autoincrement=True,
 )
 
 slack_workspaces = sa.Table(
@@ -96,6 +99,14 @@ JOB_SHAPING_FIELDS = (
 
 class ReportNotFound(LookupError):
     pass
+
+
+class ReportNameTaken(ReportValidationError):
+    """Another report already has this name or slug (Dagster job names come from the slug)."""
+
+    def __init__(self, message: str, clash_id: int):
+        super().__init__(message)
+        self.clash_id = clash_id
 
 
 class ReportStoreUnavailable(RuntimeError):
@@ -329,9 +340,10 @@ class ReportStore:
             query = query.where(scheduled_reports.c.id != exclude_id)
         clash = conn.execute(query).first()
         if clash is not None:
-            raise ReportValidationError(
+            raise ReportNameTaken(
                 f"name: {spec.name!r} (slug {spec.slug}) is already used by report "
-                f"#{clash.id} {clash.name!r}; choose another name"
+                f"#{clash.id} {clash.name!r}; choose another name",
+                clash_id=clash.id,
             )
 
     def add(self, spec: ReportSpec) -> Report:

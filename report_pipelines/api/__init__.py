@@ -1,0 +1,1 @@
+"""The REST API over the report store and Dagster (``report-pipelines api``)."""

@@ -1,0 +1,66 @@
+"""Bearer tokens for the REST API: HS256 JWTs signed with REPORT_PIPELINES_JWT_SECRET.
+
+The ``sub`` claim is the user id that owns reports; ``exp`` is required and enforced. Plain
+logic, no web framework: the ``report-pipelines token`` command mints with it too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import jwt
+
+ALGORITHM = "HS256"
+# RFC 7518 asks for an HMAC key at least as long as the hash: 256 bits for HS256.
+MIN_SECRET_BYTES = 32
+SECRET_ENV = "REPORT_PIPELINES_JWT_SECRET"
+DEFAULT_LIFETIME = dt.timedelta(hours=24)
+
+
+class AuthConfigError(RuntimeError):
+    """REPORT_PIPELINES_JWT_SECRET is missing or too short; the message says how to set it."""
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, forged, expired or names no user.
+
+    Callers answer 401 without saying which: the reason would only help someone guessing."""
+
+
+def jwt_secret() -> str:
+    secret = os.environ.get(SECRET_ENV, "")
+    if not secret:
+        raise AuthConfigError(
+            f"{SECRET_ENV} is not set; create one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'` and export it "
+            "wherever `report-pipelines api` and `report-pipelines token` run"
+        )
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise AuthConfigError(
+            f"{SECRET_ENV} is {len(secret.encode())} bytes; HS256 needs at least {MIN_SECRET_BYTES}: "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'` makes one"
+        )
+    return secret
+
+
+def mint_token(user_id: str, *, secret: str, lifetime: dt.timedelta = DEFAULT_LIFETIME,
+               now: dt.datetime | None = None) -> str:
+    if not user_id.strip():
+        raise ValueError("the user id must not be empty")
+    issued = now or dt.datetime.now(dt.timezone.utc)
+    claims = {"sub": user_id.strip(), "iat": issued, "exp": issued + lifetime}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def user_from_token(token: str, *, secret: str) -> str:
+    """The ``sub`` of a valid token; :class:`InvalidToken` for anything else."""
+    try:
+        # The algorithm list is fixed: a token may not choose "none" or an asymmetric algorithm.
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+    except jwt.PyJWTError as err:
+        raise InvalidToken from err
+    user = claims.get("sub")
+    if not isinstance(user, str) or not user.strip():
+        raise InvalidToken
+    return user
