@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from report_pipelines.models import PARTITION_FORMAT, ReportValidationError, load_report_text
+from report_pipelines.models import ReportValidationError, load_report_text
 from report_pipelines.report_store import ReportNotFound, ReportStore, SecretKeyError, default_home
 
 EXIT_INVALID = 2
@@ -296,7 +296,7 @@ def _resolve_partition(job, partition: str | None, option: str = "--partition") 
     try:
         return resolve_partition_key(job.partitions_def, partition)
     except InvalidWindow as err:
-        fail(f"{option} {err}" if partition else f"{err} (pass {option})", EXIT_INVALID)
+        fail(f"{option} {err}" if partition else str(err), EXIT_INVALID)
 
 
 def _report_job(slug: str):

@@ -12,6 +12,7 @@ from report_pipelines.names import job_name, run_tags, schedule_name
 from report_pipelines.ops import analyze_results, format_slack_message, post_to_slack, query_warehouse
 from report_pipelines.report_store import schedule_from_row
 from report_pipelines.resources import ReportResource
+from report_pipelines.schedules import ticks_from
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,11 @@ def resolve_partition_key(partitions_def: dg.TimeWindowPartitionsDefinition, key
         return key
     last = partitions_def.get_last_partition_key()
     if last is None:
+        first, end = ticks_from(partitions_def.cron_schedule, partitions_def.timezone, partitions_def.start, count=2)
         raise InvalidWindow(
-            "the report has no complete window yet; name a window or set schedule.start_date earlier"
+            f"the report has no complete window yet: its first window, {first.strftime(PARTITION_FORMAT)}, "
+            f"ends at {end:%Y-%m-%d %H:%M} {partitions_def.timezone}; set schedule.start_date earlier "
+            "to run past windows now"
         )
     return last
 

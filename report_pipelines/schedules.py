@@ -48,6 +48,16 @@ def ticks_between(cron: str, timezone: str, start: dt.datetime, end: dt.datetime
     return ticks
 
 
+def ticks_from(cron: str, timezone: str, start: dt.datetime, count: int) -> list[dt.datetime]:
+    """The first ``count`` ticks at or after ``start``."""
+    ticks = []
+    for tick in cron_string_iterator(start.timestamp(), cron, timezone):
+        ticks.append(tick)
+        if len(ticks) == count:
+            return ticks
+    return ticks
+
+
 def previous_tick(cron: str, timezone: str, before: dt.datetime) -> dt.datetime:
     iterator = cron_string_iterator(before.timestamp(), cron, timezone, ascending=False)
     for tick in iterator:

@@ -298,6 +298,16 @@ def test_run_checks_the_window_and_needs_a_webserver(client):
     assert "http://127.0.0.1:9" in response.json()["detail"] and "DAGSTER_WEBSERVER_URL" in response.json()["detail"]
 
 
+def test_running_a_report_with_no_complete_window_says_when_the_first_one_ends(client):
+    report = create(client, ORIGINAL_EXAMPLE, auth("your-user-id"))
+    response = client.post(f"{REPORTS}/{report['id']}/run", headers=auth("your-user-id"))
+    assert response.status_code == 422
+    today = dt.datetime.now(dt.timezone.utc).date()
+    message = response.json()["detail"][0]["msg"]
+    assert f"its first window, {today:%Y-%m-%d}-09:00, ends at {today + dt.timedelta(days=1):%Y-%m-%d} 09:00 UTC" in message
+    assert "schedule.start_date" in message
+
+
 def test_run_history_comes_from_dagster_with_windows_errors_and_slack_ts(client, home, monkeypatch):
     token = "xoxb-4242-api"
     clear_channel_cache()
@@ -375,7 +385,7 @@ def test_workspace_tokens_are_stored_encrypted_and_never_returned(client, home, 
     assert ReportStore().workspace_token("T0001") == token
 
     for body, loc in (({"team_id": "T0002", "team_name": "B", "bot_token": "xoxp-user-token-secret"}, "bot_token"),
-                      ({"team_id": "t lower", "team_name": "B", "bot_token": "xoxb-1-secret-b"}, "team_id"),
+                      ({"team_id": "T 0002", "team_name": "B", "bot_token": "xoxb-1-secret-b"}, "team_id"),
                       ({"team_id": "T0002", "team_name": "B", "bot_token": "xoxb-1-secret-b", "extra": 1}, "extra")):
         refused = client.post("/api/scheduling/slack/workspace", json=body, headers=ALICE)
         assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", loc]

@@ -61,7 +61,7 @@ class Deleted(BaseModel):
 class WorkspaceIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    team_id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9]+$",
+    team_id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$",
                          description="Slack team id, e.g. T0123ABCD.")
     team_name: str = Field(min_length=1, max_length=200)
     bot_token: SecretStr = Field(description="Bot User OAuth Token (xoxb-...); stored encrypted, never returned.")

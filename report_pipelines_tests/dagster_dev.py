@@ -1,0 +1,76 @@
+"""A real `dagster dev` for integration tests, started in its own process group."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+REPO_QUERY = """
+{ repositoriesOrError { ... on RepositoryConnection { nodes {
+    jobs { name }
+    schedules { name scheduleState { status } }
+} } } }
+"""
+RELOAD_RUNS = """
+{ runsOrError(filter: {pipelineName: "reload_report_definitions", statuses: [SUCCESS]}) {
+  ... on Runs { results { runId } } } }
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Dev:
+    def __init__(self, home: Path, env: dict, log: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**env, "DAGSTER_WEBSERVER_URL": self.url}
+        self.log = log
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "dagster", "dev", "-w", str(home / "workspace.yaml"),
+             "-h", "127.0.0.1", "-p", str(self.port)],
+            env=self.env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        answer = requests.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=30)
+        answer.raise_for_status()
+        return answer.json()["data"]
+
+    def repo(self) -> dict:
+        nodes = self.graphql(REPO_QUERY)["repositoriesOrError"].get("nodes") or [{}]
+        return nodes[0]
+
+    def reload_runs(self) -> int:
+        data = self.graphql(RELOAD_RUNS)["runsOrError"]
+        return len(data["results"])
+
+    def wait_for(self, predicate, what: str, timeout: float = 60) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            try:
+                if predicate():
+                    return time.monotonic() - started
+            except (requests.RequestException, KeyError, TypeError, ValueError):
+                pass
+            time.sleep(1)
+        raise AssertionError(f"{what} not seen within {timeout} s\n{self.log.read_text()[-3000:]}")
+
+    def stop(self):
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()

@@ -1,0 +1,125 @@
+"""End to end over HTTP: `report-pipelines api` beside `dagster dev`. A report created through the
+API becomes a Dagster job by live sync, runs through the API, and its message reaches Slack."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from report_pipelines.slack.delivery import clear_channel_cache
+from report_pipelines_tests.conftest import REPORTS
+from report_pipelines_tests.dagster_dev import Dev, free_port
+from report_pipelines_tests.fakes.slack_api import FakeSlack
+
+BIN = Path(sys.executable).parent
+SLACK_TOKEN = "xoxb-7777-api-e2e"
+WINDOW = "2026-11-25-09:00"
+
+
+def wait_for(predicate, what: str, timeout: float = 120, log: Path | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    raise AssertionError(f"{what} not seen within {timeout} s\n{log.read_text()[-3000:] if log else ''}")
+
+
+@pytest.mark.integration
+def test_report_created_over_http_runs_in_dagster_and_posts_to_slack(home, secret_key, tmp_path):
+    shutil.copy(Path(__file__).parents[1] / "workspace.yaml", home / "workspace.yaml")
+    clear_channel_cache()
+    with FakeSlack(tokens={SLACK_TOKEN: "T0001"}) as slack:
+        env = {**os.environ, "SLACK_API_URL": slack.url, "REPORT_PIPELINES_JWT_SECRET": secrets.token_urlsafe(32)}
+        dev = Dev(home, env, tmp_path / "dev.log")
+        port = free_port()
+        api_log = tmp_path / "api.log"
+        api = subprocess.Popen(
+            [str(BIN / "report-pipelines"), "api", "--port", str(port)],
+            env=dev.env, stdout=api_log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        base = f"http://127.0.0.1:{port}/api"
+
+        def token(user: str) -> dict[str, str]:
+            minted = subprocess.run([str(BIN / "report-pipelines"), "token", "--user", user],
+                                    env=dev.env, capture_output=True, text=True, check=True)
+            return {"Authorization": f"Bearer {minted.stdout.strip()}"}
+
+        try:
+            wait_for(lambda: requests.get(f"{base}/scheduling/reports", timeout=5).status_code == 401,
+                     "the API", 60, api_log)
+            alice, bob = token("alice"), token("bob")
+            added = requests.post(f"{base}/scheduling/slack/workspace", headers=alice, timeout=30,
+                                  json={"team_id": "T0001", "team_name": "Acme", "bot_token": SLACK_TOKEN})
+            assert added.status_code == 201 and SLACK_TOKEN not in added.text
+            dev.wait_for(lambda: any(j["name"] == "health" for j in dev.repo()["jobs"]), "the code location", 180)
+
+            # Create over HTTP: the report file of the tests, as JSON, without a user_id.
+            body = yaml.safe_load((REPORTS / "valid.yaml").read_text())
+            body.pop("user_id")
+            created = requests.post(f"{base}/scheduling/reports", json=body, headers=alice, timeout=30)
+            assert created.status_code == 201, created.text
+            report = created.json()
+            assert report["user_id"] == "alice" and report["job_name"] == "report_regional_revenue"
+
+            # Before live sync has loaded the job, a run is refused with a time to retry.
+            early = requests.post(f"{base}/scheduling/reports/{report['id']}/run", headers=alice, timeout=60)
+            assert early.status_code == 409 and early.headers["Retry-After"] == "15", early.text
+
+            seconds = dev.wait_for(
+                lambda: "report_regional_revenue" in {j["name"] for j in dev.repo()["jobs"]},
+                "the job of the report created over HTTP", 120,
+            )
+            print(f"job visible {seconds:.1f} s after the POST")
+
+            # Bob cannot run, see or delete it.
+            assert requests.post(f"{base}/scheduling/reports/{report['id']}/run", headers=bob, timeout=30).status_code == 404
+            assert requests.get(f"{base}/scheduling/reports/{report['id']}/runs", headers=bob, timeout=30).status_code == 404
+
+            launched = requests.post(f"{base}/scheduling/reports/{report['id']}/run", headers=alice,
+                                     json={"partition_key": WINDOW}, timeout=60)
+            assert launched.status_code == 202, launched.text
+            run = launched.json()
+            assert run["partition_key"] == WINDOW and run["run_url"] == f"{dev.url}/runs/{run['run_id']}"
+
+            def finished(run_id):
+                runs = requests.get(f"{base}/scheduling/reports/{report['id']}/runs", headers=alice, timeout=30).json()
+                mine = [r for r in runs if r["run_id"] == run_id]
+                return mine[0] if mine and mine[0]["status"] in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+            done = wait_for(lambda: finished(run["run_id"]), "the run launched over HTTP", 180, tmp_path / "dev.log")
+            assert done["status"] == "SUCCESS", done
+            assert len(slack.posts) == 1
+            post = slack.posts[0]
+            assert post["channel"] == "C0SALES" and "2026-11-25 09:00" in post["text"]
+            assert done["slack_ts"] == post["ts"] and done["slack_channel"] == "C0SALES"
+            assert done["trigger"] == "api" and done["partition_key"] == WINDOW
+            assert done["window_start"] == "2026-11-25T09:00:00Z"
+
+            # The same window again: a real run, and no second message.
+            again = requests.post(f"{base}/scheduling/reports/regional_revenue/run", headers=alice,
+                                  json={"partition_key": WINDOW}, timeout=60).json()
+            assert wait_for(lambda: finished(again["run_id"]), "the repeated run", 180)["status"] == "SUCCESS"
+            assert len(slack.calls_to("chat.postMessage")) == 1
+
+            # Deleting over HTTP removes the job by the same live sync.
+            assert requests.delete(f"{base}/scheduling/reports/{report['id']}", headers=alice, timeout=30).status_code == 200
+            dev.wait_for(lambda: "report_regional_revenue" not in {j["name"] for j in dev.repo()["jobs"]},
+                         "the deleted report's job gone", 120)
+        finally:
+            api.terminate()
+            api.wait(timeout=30)
+            dev.stop()
