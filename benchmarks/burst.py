@@ -153,7 +153,7 @@ def measure_burst(home: str, reports: int, timeout: float) -> dict:
     )
     from report_pipelines.names import CODE_LOCATION, job_name
     from report_pipelines.report_store import ReportStore
-    from report_pipelines.sensors import REPOSITORY_NAME
+    from report_pipelines.names import REPOSITORY_NAME
 
     setup_began = time.monotonic()
     folder = use_home(home)

@@ -11,8 +11,7 @@ from collections.abc import Callable
 import dagster as dg
 import requests
 
-from report_pipelines.names import CODE_LOCATION, TAG_FORCE, webserver_url
-from report_pipelines.sensors import REPOSITORY_NAME
+from report_pipelines.names import CODE_LOCATION, REPOSITORY_NAME, TAG_FORCE, webserver_url
 
 LAUNCH_BACKFILL = """
 mutation Launch($params: LaunchBackfillParams!) {
@@ -66,14 +65,15 @@ class JobNotLoaded(LaunchError):
     """The report's job is not in the served code location yet (live sync has not reloaded)."""
 
 
-def _graphql(query: str, variables: dict, timeout: float = 60) -> dict:
+def graphql(query: str, variables: dict, timeout: float = 60) -> dict:
+    """POST a query to the webserver's GraphQL endpoint; its ``data``, or :class:`LaunchError`."""
     url = f"{webserver_url()}/graphql"
     try:
         response = requests.post(url, json={"query": query, "variables": variables}, timeout=timeout)
         response.raise_for_status()
     except requests.RequestException as err:
         raise WebserverUnavailable(
-            f"the Dagster webserver at {webserver_url()} did not answer; start it "
+            f"the Dagster webserver at {webserver_url()} did not answer ({type(err).__name__}); start it "
             "(`report-pipelines demo` or `dagster dev`) or set DAGSTER_WEBSERVER_URL"
         ) from err
     body = response.json()
@@ -95,7 +95,7 @@ def launch_run(job_name: str, partition_key: str, tags: dict[str, str]) -> str:
             "tags": [{"key": key, "value": value} for key, value in {**tags, "dagster/partition": partition_key}.items()]
         },
     }
-    answer = _graphql(LAUNCH_RUN, {"params": params})["launchRun"]
+    answer = graphql(LAUNCH_RUN, {"params": params})["launchRun"]
     kind = answer["__typename"]
     if kind == "LaunchRunSuccess":
         return answer["run"]["runId"]
@@ -127,7 +127,7 @@ def launch_backfill(job_name: str, partition_keys: list[str], *, force: bool = F
         "tags": tags,
     }
     try:
-        answer = _graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+        answer = graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
     except LaunchError as err:
         raise BackfillError(str(err)) from err
     if answer["__typename"] != "LaunchBackfillSuccess":

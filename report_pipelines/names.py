@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 
 CODE_LOCATION = "report_pipelines"
+# The repository name Dagster gives a code location built with @dg.definitions.
+REPOSITORY_NAME = "__repository__"
 TAG_REPORT = "report_pipelines/report"
 TAG_REPORT_ID = "report_pipelines/report_id"
 TAG_OWNER = "report_pipelines/owner"

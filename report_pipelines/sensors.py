@@ -10,11 +10,12 @@ import os
 import time
 
 import dagster as dg
-import requests
 from pydantic import Field
 
+from report_pipelines.launches import LaunchError, graphql
 from report_pipelines.names import (
     CODE_LOCATION,
+    REPOSITORY_NAME,
     TAG_OWNER,
     TAG_REPORT,
     TAG_REPORT_ID,
@@ -28,7 +29,6 @@ SENSOR_INTERVAL_SECONDS = 15
 # A reload request that has not brought the location in step after this long is made again
 # (the webserver may have been down when the reload job ran).
 RE_REQUEST_AFTER_SECONDS = 300
-REPOSITORY_NAME = "__repository__"
 
 
 def fingerprint_rows(rows: list[dict]) -> str:
@@ -77,20 +77,11 @@ mutation Reload($name: String!) {
 """
 
 
-def _graphql(query: str, variables: dict, timeout: float = 60) -> dict:
-    url = f"{webserver_url()}/graphql"
+def _graphql(query: str, variables: dict) -> dict:
     try:
-        response = requests.post(url, json={"query": query, "variables": variables}, timeout=timeout)
-        response.raise_for_status()
-    except requests.RequestException as err:
-        raise dg.Failure(
-            description=f"the Dagster webserver at {webserver_url()} did not answer ({err}); "
-            "set DAGSTER_WEBSERVER_URL to the webserver serving this code location"
-        ) from err
-    body = response.json()
-    if body.get("errors"):
-        raise dg.Failure(description=f"GraphQL error from {url}: {body['errors'][0].get('message')}")
-    return body["data"]
+        return graphql(query, variables)
+    except LaunchError as err:
+        raise dg.Failure(description=str(err)) from err
 
 
 @dg.op(description="Ask the webserver to reload this code location, then reset toggled schedules.")

@@ -279,6 +279,22 @@ def test_request_bodies_are_size_limited(client, home):
     assert client.post(REPORTS, json=fits, headers=ALICE).status_code == 201
 
 
+def test_a_locked_store_answers_503_and_writes_nothing(client, home):
+    create(client)
+    before = store_rows(home)
+    lock = sqlite3.connect(home / "report_store.sqlite", isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        response = client.post(REPORTS, json={**REGIONAL, "name": "Blocked"}, headers=ALICE)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert response.status_code == 503 and response.headers["retry-after"] == "5"
+    assert response.json() == {"detail": "the report store did not answer (database is locked); retry"}
+    assert store_rows(home) == before
+    assert client.post(REPORTS, json={**REGIONAL, "name": "Blocked"}, headers=ALICE).status_code == 201
+
+
 # --- runs -------------------------------------------------------------------------------------
 
 def test_run_checks_the_window_and_needs_a_webserver(client):

@@ -119,6 +119,15 @@ def test_report_created_over_http_runs_in_dagster_and_posts_to_slack(home, secre
             assert requests.delete(f"{base}/scheduling/reports/{report['id']}", headers=alice, timeout=30).status_code == 200
             dev.wait_for(lambda: "report_regional_revenue" not in {j["name"] for j in dev.repo()["jobs"]},
                          "the deleted report's job gone", 120)
+
+            # Neither the bot token nor the JWT secret is written anywhere: not in DAGSTER_HOME
+            # (store, run storage, event logs, compute logs), nor in what the servers logged.
+            secrets_ = [SLACK_TOKEN.encode(), env["REPORT_PIPELINES_JWT_SECRET"].encode()]
+            written = [path for path in [*home.rglob("*"), api_log, tmp_path / "dev.log"] if path.is_file()]
+            assert len(written) > 10
+            for path in written:
+                data = path.read_bytes()
+                assert not any(secret in data for secret in secrets_), path
         finally:
             api.terminate()
             api.wait(timeout=30)

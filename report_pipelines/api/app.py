@@ -17,6 +17,7 @@ import threading
 from contextlib import asynccontextmanager
 
 import dagster as dg
+import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -499,6 +500,14 @@ def create_app(secret: str | None = None) -> FastAPI:
     @app.exception_handler(ReportStoreUnavailable)
     async def store_unavailable(request: Request, err: ReportStoreUnavailable):
         return _json_response(503, {"detail": str(err)})
+
+    @app.exception_handler(sa.exc.OperationalError)
+    async def store_busy(request: Request, err: sa.exc.OperationalError):
+        # A locked SQLite file or a dropped database connection: nothing was written; retrying
+        # can succeed. The statement and its parameters stay out of the answer.
+        cause = str(err.orig).strip().splitlines()[0] if err.orig else type(err).__name__
+        return _json_response(503, {"detail": f"the report store did not answer ({cause}); retry"},
+                              {"Retry-After": "5"})
 
     @app.exception_handler(SecretKeyError)
     async def secret_key_error(request: Request, err: SecretKeyError):
