@@ -19,6 +19,7 @@ from report_pipelines.models import load_report_text
 from report_pipelines.report_store import ReportStore
 from report_pipelines_tests.conftest import REPORTS
 from report_pipelines_tests.fakes.slack_api import FakeSlack
+from report_pipelines_tests.test_postgres import fresh_postgres_database
 
 SECRET = secrets.token_urlsafe(32)
 USER = "alice"
@@ -27,8 +28,10 @@ USER = "alice"
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(SECRET))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def api_home(tmp_path_factory, demo_warehouse_file):
+@pytest.fixture(scope="module", autouse=True, params=["sqlite", "postgresql"])
+def api_home(request, tmp_path_factory, demo_warehouse_file):
+    """The zero-setup SQLite store, then the production PostgreSQL one (which, unlike SQLite,
+    enforces column lengths and refuses NUL characters)."""
     home = tmp_path_factory.mktemp("api_fuzz")
     shutil.copy(Path(__file__).parents[1] / "report_pipelines" / "instance" / "dagster.yaml", home)
     shutil.copy(demo_warehouse_file, home / "demo_warehouse.duckdb")
@@ -40,12 +43,20 @@ def api_home(tmp_path_factory, demo_warehouse_file):
         env.setenv("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:9")
         for name in ("REPORT_STORE_URL", "WAREHOUSE_URL", "GOOGLE_API_KEY"):
             env.delenv(name, raising=False)
+        if request.param == "postgresql":
+            env.setenv("REPORT_STORE_URL", request.getfixturevalue("module_database"))
         store = ReportStore()
         # Something to find: one report of the user's (id 1, slug regional_revenue) and a workspace.
         spec = load_report_text((REPORTS / "valid.yaml").read_text())
         store.add(spec)
         store.add_workspace("T0001", "Acme", "xoxb-fuzz-token")
         yield home
+
+
+@pytest.fixture(scope="module")
+def module_database():
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @schema.parametrize()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -21,9 +22,9 @@ SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 ROOT = Path(__file__).parents[1]
 
 
-@pytest.fixture
-def database():
-    """A fresh database per test, dropped afterwards."""
+@contextmanager
+def fresh_postgres_database():
+    """A new database on this machine's PostgreSQL, its URL yielded, dropped afterwards."""
     admin = sa.create_engine(f"{SERVER}/test", isolation_level="AUTOCOMMIT")
     try:
         admin.connect().close()
@@ -32,11 +33,22 @@ def database():
     name = f"rp_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    yield name
-    ReportStore._engines.pop(f"{SERVER}/{name}", None)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    try:
+        yield f"{SERVER}/{name}"
+    finally:
+        engine = ReportStore._engines.pop(f"{SERVER}/{name}", None)
+        if engine is not None:
+            engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture
+def database():
+    """A fresh database per test, dropped afterwards."""
+    with fresh_postgres_database() as url:
+        yield url.rsplit("/", 1)[1]
 
 
 def test_report_on_postgres_instance_and_store(home, database, secret_key, monkeypatch):
@@ -80,3 +92,30 @@ def test_store_refuses_duplicates_on_postgres_and_stays_unchanged(home, database
     with pytest.raises(ReportValidationError, match="already used"):
         store.add(spec)
     assert [r.slug for r in store.list()] == ["regional_revenue"]
+
+
+def test_api_refuses_what_postgres_cannot_store(home, database, secret_key, monkeypatch):
+    """Column lengths and NUL characters are checked by the models, so PostgreSQL (which enforces
+    them, unlike SQLite) never turns bad input into a server error."""
+    import secrets
+
+    from fastapi.testclient import TestClient
+
+    from report_pipelines.api.app import create_app
+    from report_pipelines.api.auth import mint_token
+
+    monkeypatch.setenv("REPORT_STORE_URL", f"{SERVER}/{database}")
+    secret = secrets.token_urlsafe(32)
+    headers = {"Authorization": f"Bearer {mint_token('alice', secret=secret)}"}
+    report = load_report_text((REPORTS / "valid.yaml").read_text()).model_dump(mode="json", exclude={"user_id"})
+    with TestClient(create_app(secret)) as client:
+        fits = {**report, "slack_config": {"notification_type": "channel", "slack_channel": "#" + "c" * 199}}
+        assert client.post("/api/scheduling/reports", json=fits, headers=headers).status_code == 201
+        for field, value in (("slack_channel", "#" + "c" * 200), ("team_id", "T" * 33), ("slack_channel", "#a\x00b")):
+            body = {**report, "name": "Other", "slack_config": {"notification_type": "channel", "slack_channel": "#x", field: value}}
+            response = client.post("/api/scheduling/reports", json=body, headers=headers)
+            assert response.status_code == 422, response.text
+            assert response.json()["detail"][0]["loc"] == ["body", "slack_config", field]
+        too_long_team = {"team_id": "T" * 33, "team_name": "Acme", "bot_token": "xoxb-1-pg"}
+        assert client.post("/api/scheduling/slack/workspace", json=too_long_team, headers=headers).status_code == 422
+        assert [r["slug"] for r in client.get("/api/scheduling/reports", headers=headers).json()] == ["regional_revenue"]
