@@ -90,11 +90,15 @@ class ScheduleSpec(_Strict):
             raise ValueError(f"timezone {value!r} is not available on this system") from err
         return value
 
-    @field_validator("day_of_week")
+    # Both day fields validate before pydantic tries each member of their union type, so a bad
+    # value gets one message naming the field, not one per member ("day_of_month.int: ...").
+    @field_validator("day_of_week", mode="before")
     @classmethod
-    def _check_day_of_week(cls, value: str | int | None) -> str | None:
+    def _check_day_of_week(cls, value: Any) -> str | None:
         if value is None:
             return None
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise ValueError(f"day_of_week {value!r} must be a weekday name such as monday, or 0 (Monday) to 6 (Sunday)")
         if isinstance(value, int):
             # 0 = Monday, as in Python's weekday().
             if not 0 <= value <= 6:
@@ -106,14 +110,14 @@ class ScheduleSpec(_Strict):
                 return full
         raise ValueError(f"day_of_week {value!r} must be a weekday name such as monday")
 
-    @field_validator("day_of_month")
+    @field_validator("day_of_month", mode="before")
     @classmethod
-    def _check_day_of_month(cls, value: int | str | None) -> int | str | None:
+    def _check_day_of_month(cls, value: Any) -> int | str | None:
         if value is None or value == "last":
             return value
-        if not 1 <= value <= 28:
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 28:
             raise ValueError(
-                f"day_of_month {value} must be 1-28 or 'last' (29-31 do not occur in every month)"
+                f"day_of_month {value!r} must be 1-28 or 'last' (29-31 do not occur in every month)"
             )
         return value
 

@@ -19,6 +19,7 @@ from report_pipelines.cli import main, run_report
 from report_pipelines.report_store import ReportStore
 from report_pipelines.slack.delivery import clear_channel_cache
 from report_pipelines_tests.fakes.slack_api import FakeSlack
+from report_pipelines_tests.test_bad_input import BAD_FILES
 
 SECRET = secrets.token_urlsafe(32)
 REPORTS = "/api/scheduling/reports"
@@ -186,6 +187,42 @@ def test_invalid_reports_get_422_naming_the_field_and_change_nothing(client, hom
         problems = response.json()["detail"]
         assert any(p["loc"] == loc and phrase in p["msg"] for p in problems), problems
     assert store_rows(home) == before
+
+
+def _bad_file_case(case) -> tuple:
+    return tuple(case.values) if hasattr(case, "values") else case
+
+
+# The CLI's malformed report files, sent as JSON bodies: the same field named with the same words.
+# (YAML-only cases do not apply; a missing user_id is allowed here, it is the token's user.)
+BAD_BODIES = [
+    case for case in map(_bad_file_case, BAD_FILES)
+    if isinstance(case[1], dict) and case[0] != "user-id-missing"
+]
+RAW_JSON_BODIES = [case for case in map(_bad_file_case, BAD_FILES) if case[0].startswith("json")]
+
+
+@pytest.mark.parametrize("name,content,phrase", BAD_BODIES, ids=[case[0] for case in BAD_BODIES])
+def test_the_cli_malformed_reports_get_the_same_words_over_http(client, home, name, content, phrase):
+    create(client, REGIONAL)
+    before = store_rows(home)
+    field, _, message = phrase.partition(":")
+    message = message.strip()
+    loc = ["body", *field.split(".")]
+    body = content if name.startswith("name") else {**content, "name": "Another"}
+    for response in (client.post(REPORTS, json=body, headers=ALICE),
+                     client.put(f"{REPORTS}/regional_revenue", json=content, headers=ALICE)):
+        assert response.status_code == 422, (name, response.text)
+        problems = response.json()["detail"]
+        assert any(p["loc"] == loc and message in p["msg"] for p in problems), (phrase, problems)
+    assert store_rows(home) == before
+
+
+@pytest.mark.parametrize("name,content,phrase", RAW_JSON_BODIES, ids=[case[0] for case in RAW_JSON_BODIES])
+def test_bodies_that_are_not_a_json_object_are_refused(client, home, name, content, phrase):
+    response = client.post(REPORTS, content=content.encode(), headers={**ALICE, "content-type": "application/json"})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"][0] == "body"
+    assert store_rows(home) == []
 
 
 def test_a_body_that_is_not_json_is_refused(client, home):
