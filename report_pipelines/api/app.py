@@ -63,6 +63,8 @@ JOB_NOT_LOADED_RETRY_SECONDS = 15
 
 
 class ApiError(Exception):
+    """An answer other than success, with its status code and a detail that says what to do."""
+
     def __init__(self, status_code: int, detail: str, headers: dict[str, str] | None = None):
         super().__init__(detail)
         self.status_code = status_code
@@ -110,10 +112,13 @@ class GuardMiddleware:
             return
         scope[USER_SCOPE_KEY] = user
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        if declared is not None and not declared.isdigit():
+            await _send_json(send, 400, {"detail": "Content-Length must be a number of bytes"})
+            return
+        if declared is not None and int(declared) > MAX_BODY_BYTES:
             await _send_json(send, 413, {"detail": f"request body over {MAX_BODY_BYTES} bytes"})
             return
-        body = b""
+        body = bytearray()
         more = scope["method"] not in ("GET", "HEAD", "DELETE", "OPTIONS") or declared is not None
         while more:
             message = await receive()
@@ -130,7 +135,7 @@ class GuardMiddleware:
             nonlocal replayed
             if not replayed:
                 replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
             return await receive()
 
         await self.app(scope, replay, send)
