@@ -24,6 +24,17 @@ RELOAD_RUNS = """
 """
 
 
+def stop_process_group(process: subprocess.Popen) -> None:
+    """SIGINT to the process group of a server started with ``start_new_session=True`` (so
+    dagster dev's webserver, daemon and code server all get it), SIGKILL after 60 s."""
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -68,9 +79,4 @@ class Dev:
         raise AssertionError(f"{what} not seen within {timeout} s\n{self.log.read_text()[-3000:]}")
 
     def stop(self):
-        os.killpg(self.process.pid, signal.SIGINT)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        stop_process_group(self.process)

@@ -17,7 +17,7 @@ import yaml
 
 from report_pipelines.slack.delivery import clear_channel_cache
 from report_pipelines_tests.conftest import REPORTS
-from report_pipelines_tests.dagster_dev import Dev, free_port
+from report_pipelines_tests.dagster_dev import Dev, free_port, stop_process_group
 from report_pipelines_tests.fakes.slack_api import FakeSlack
 
 BIN = Path(sys.executable).parent
@@ -129,6 +129,5 @@ def test_report_created_over_http_runs_in_dagster_and_posts_to_slack(home, secre
                 data = path.read_bytes()
                 assert not any(secret in data for secret in secrets_), path
         finally:
-            api.terminate()
-            api.wait(timeout=30)
+            stop_process_group(api)
             dev.stop()

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +18,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from report_pipelines_tests.dagster_dev import free_port, stop_process_group
 
 sync_api = pytest.importorskip(
     "playwright.sync_api",
@@ -76,12 +76,6 @@ query ($name: String!) {
   }
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class GraphQLError(Exception):
@@ -167,12 +161,7 @@ def demo_ui(tmp_path: Path, http: requests.Session) -> Iterator[str]:
                             f"(loaded: {sorted(loaded)}):\n{log_tail(log_path)}")
             yield base
         finally:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_process_group(process)
 
 
 @pytest.mark.integration

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from report_pipelines_tests.dagster_dev import free_port, stop_process_group
 
 CLI = str(Path(sys.executable).parent / "report-pipelines")
 QUERY = """
@@ -21,12 +21,6 @@ QUERY = """
     schedules { name cronSchedule executionTimezone scheduleState { status } }
 } } } }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.integration
@@ -69,10 +63,5 @@ def test_demo_serves_jobs_and_running_schedules(tmp_path):
         output = (tmp_path / "demo.log").read_text()
         assert "rendered message: " in output
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process)
         log.close()
