@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from importlib import resources
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -392,19 +393,30 @@ def run(slug: str | None, partition: str | None, force: bool, run_all: bool) -> 
 
 
 def _run_all(force: bool) -> None:
-    import dagster as dg
-
     reports_ = _store().list(enabled_only=True)
     if not reports_:
         click.echo("no enabled reports")
         return
+    _run_in_turn(
+        [(report.slug, None) for report in reports_], label="running reports", noun="reports", force=force,
+        describe=lambda slug, key: slug if key is None else f"{slug} {key}",
+    )
+
+
+def _run_in_turn(runs: list[tuple[str, str | None]], *, label: str, noun: str, force: bool,
+                 describe: Callable[[str, str | None], str]) -> None:
+    """Run ``(slug, window)`` pairs here one after another behind a progress bar; then say how
+    many succeeded and fail with each failure's cause."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
     failures = []
-    with click.progressbar(reports_, label="running reports", item_show_func=lambda r: r.slug if r else "") as bar:
-        for report in bar:
-            ok, key, result = run_report(report.slug, None, force)
+    with click.progressbar(runs, label=label, item_show_func=lambda run: describe(*run) if run else "") as bar:
+        for slug, partition in bar:
+            ok, key, result = run_report(slug, partition, force)
             if not ok:
-                failures.append(f"{report.slug} {key}: {_failure_message(dg.DagsterInstance.get(), result.run_id)}")
-    click.echo(f"{len(reports_) - len(failures)} of {len(reports_)} reports succeeded")
+                failures.append(f"{describe(slug, key)}: {_failure_message(instance, result.run_id)}")
+    click.echo(f"{len(runs) - len(failures)} of {len(runs)} {noun} succeeded")
     if failures:
         fail("\n".join(failures))
 
@@ -420,7 +432,7 @@ def backfill(slug: str, from_key: str, to_key: str, force: bool, timeout: int) -
     code location, otherwise one run per window here; progress is shown either way."""
     import dagster as dg
 
-    from report_pipelines.launches import BackfillError, launch_backfill, webserver_available, wait_for_backfill
+    from report_pipelines.launches import LaunchError, launch_backfill, webserver_available, wait_for_backfill
     from report_pipelines.names import webserver_url
 
     job = _report_job(slug)
@@ -430,14 +442,13 @@ def backfill(slug: str, from_key: str, to_key: str, force: bool, timeout: int) -
     if first > last:
         fail(f"--from {from_key} is after --to {to_key}", EXIT_INVALID)
     windows = all_keys[first : last + 1]
-    instance = dg.DagsterInstance.get()
     if webserver_available():
         try:
             backfill_id = launch_backfill(job.name, windows, force=force)
-        except BackfillError as err:
+        except LaunchError as err:
             fail(f"the backfill of {slug} was not submitted: {err}")
         click.echo(f"backfill {backfill_id} submitted: {len(windows)} windows of {slug}")
-        runs = wait_for_backfill(instance, backfill_id, len(windows), timeout=timeout, echo=click.echo)
+        runs = wait_for_backfill(dg.DagsterInstance.get(), backfill_id, len(windows), timeout=timeout, echo=click.echo)
         failed = [r for r in runs if r.status != dg.DagsterRunStatus.SUCCESS]
         for run_ in failed:
             click.echo(f"  {run_.tags.get('dagster/partition')}: {run_.status.value} (run {run_.run_id})", err=True)
@@ -446,15 +457,8 @@ def backfill(slug: str, from_key: str, to_key: str, force: bool, timeout: int) -
             sys.exit(EXIT_FAILED)
         return
     click.echo(f"no webserver at {webserver_url()}: running {len(windows)} windows here")
-    failures = []
-    with click.progressbar(windows, label=f"backfilling {slug}", item_show_func=lambda k: k or "") as bar:
-        for key in bar:
-            ok, _, result = run_report(slug, key, force)
-            if not ok:
-                failures.append(f"{key}: {_failure_message(instance, result.run_id)}")
-    click.echo(f"{len(windows) - len(failures)} of {len(windows)} windows succeeded")
-    if failures:
-        fail("\n".join(failures))
+    _run_in_turn([(slug, key) for key in windows], label=f"backfilling {slug}", noun="windows", force=force,
+                 describe=lambda _slug, key: key)
 
 
 @main.command()

@@ -25,8 +25,6 @@ mutation Launch($params: LaunchBackfillParams!) {
   }
 }
 """
-_TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
-
 
 LAUNCH_RUN = """
 mutation Launch($params: ExecutionParams!) {
@@ -47,10 +45,8 @@ mutation Launch($params: ExecutionParams!) {
   }
 }
 """
-
-
-class BackfillError(RuntimeError):
-    pass
+# Run states after which a backfill's run will not change.
+_TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
 class LaunchError(RuntimeError):
@@ -126,12 +122,9 @@ def launch_backfill(job_name: str, partition_keys: list[str], *, force: bool = F
         "fromFailure": False,
         "tags": tags,
     }
-    try:
-        answer = graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
-    except LaunchError as err:
-        raise BackfillError(str(err)) from err
+    answer = graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
     if answer["__typename"] != "LaunchBackfillSuccess":
-        raise BackfillError(answer.get("message") or answer["__typename"])
+        raise LaunchError(answer.get("message") or answer["__typename"])
     return answer["backfillId"]
 
 

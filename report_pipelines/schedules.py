@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 from dagster._utils.schedules import cron_string_iterator
@@ -50,12 +51,7 @@ def ticks_between(cron: str, timezone: str, start: dt.datetime, end: dt.datetime
 
 def ticks_from(cron: str, timezone: str, start: dt.datetime, count: int) -> list[dt.datetime]:
     """The first ``count`` ticks at or after ``start``."""
-    ticks = []
-    for tick in cron_string_iterator(start.timestamp(), cron, timezone):
-        ticks.append(tick)
-        if len(ticks) == count:
-            return ticks
-    return ticks
+    return list(islice(cron_string_iterator(start.timestamp(), cron, timezone), count))
 
 
 def previous_tick(cron: str, timezone: str, before: dt.datetime) -> dt.datetime:
