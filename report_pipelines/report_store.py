@@ -300,12 +300,15 @@ class ReportStore:
                 f"{str(err.orig).strip().splitlines()[0]}; check REPORT_STORE_URL"
             ) from err
 
-    def list(self, enabled_only: bool = False) -> list[Report]:
+    def list(self, enabled_only: bool = False, user_id: str | None = None) -> list[Report]:
+        """Reports by id; only enabled ones, or only ``user_id``'s, when asked."""
         if not self.tables_exist():
             return []
         query = sa.select(scheduled_reports).order_by(scheduled_reports.c.id)
         if enabled_only:
             query = query.where(scheduled_reports.c.enabled.is_(True))
+        if user_id is not None:
+            query = query.where(scheduled_reports.c.user_id == user_id)
         with self.engine.connect() as conn:
             return [report_from_row(row) for row in conn.execute(query).mappings()]
 

@@ -283,8 +283,8 @@ def check_workspace(
     from report_pipelines.slack.delivery import SlackDelivery, SlackDeliveryError
     from report_pipelines.slack.scopes import required_scopes
 
-    active = store.workspaces(active_only=True)
-    if team_id not in {w.team_id for w in store.workspaces()}:
+    workspaces = store.workspaces()
+    if team_id not in {w.team_id for w in workspaces}:
         raise ApiError(404, f"no Slack workspace {team_id!r}")
     token = store.workspace_token(team_id)
     try:
@@ -293,7 +293,7 @@ def check_workspace(
         return SlackTestOut(team_id=team_id, ok=False, error=str(err))
     granted = sorted(info.get("scopes") or [])
     needed = required_scopes(
-        store.list(), team_id, only_workspace=len(active) == 1,
+        store.list(), team_id, only_workspace=sum(w.is_active for w in workspaces) == 1,
         name_of=lambda report: report.slug if report.user_id == user else "another user's report",
     )
     missing = {scope: why for scope, why in needed.items() if scope not in granted}
@@ -317,7 +317,7 @@ def create_report(
 @router.get("/scheduling/reports", response_model=list[ReportOut], tags=["reports"])
 def list_reports(user: str = Depends(current_user), store: ReportStore = Depends(get_store)):
     """Your reports."""
-    return [_out(report) for report in store.list() if report.user_id == user]
+    return [_out(report) for report in store.list(user_id=user)]
 
 
 @router.get("/scheduling/reports/{report_id}", response_model=ReportOut, tags=["reports"], responses=NOT_FOUND)
@@ -432,7 +432,7 @@ def next_runs(
     counts as the UI left it."""
     from report_pipelines.schedules import running_reports, upcoming_runs
 
-    mine = [report for report in store.list() if report.user_id == user]
+    mine = store.list(user_id=user)
     ids = {report.slug: report.id for report in mine}
     now = dt.datetime.now(dt.timezone.utc)
     runs = upcoming_runs(running_reports(mine, instance), now, now + dt.timedelta(hours=hours))
