@@ -256,7 +256,7 @@ def test_users_see_only_their_own_reports(client):
     for ref in (theirs["id"], theirs["slug"]):
         response = client.get(f"{REPORTS}/{ref}", headers=ALICE)
         assert response.status_code == 404 and response.json() == {"detail": f"no report {str(ref)!r} among yours"}
-    for ref in ("999", "no_such_report", str(2**63)):
+    for ref in ("999", "no_such_report", str(2**63), "²", "١"):
         response = client.get(f"{REPORTS}/{ref}", headers=ALICE)
         assert response.status_code == 404 and response.json() == {"detail": f"no report {ref!r} among yours"}
 

@@ -188,7 +188,8 @@ def get_instance(request: Request) -> dg.DagsterInstance:
 
 
 def _report_ref_id(report_ref: str) -> int | str:
-    return int(report_ref) if report_ref.isdigit() else report_ref
+    # ASCII digits only: str.isdigit() is also true for "²", which int() refuses.
+    return int(report_ref) if report_ref.isascii() and report_ref.isdigit() else report_ref
 
 
 def owned_report(store: ReportStore, report_ref: str, user: str) -> Report:
