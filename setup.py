@@ -10,13 +10,19 @@ setup(
     version="0.1.0",
     description="Scheduled, AI-analysed data reports delivered to Slack, orchestrated by Dagster",
     packages=find_packages(exclude=["report_pipelines_tests*", "benchmarks*"]),
-    package_data={"report_pipelines": ["demo/reports/*.yaml", "instance/*.yaml"]},
+    package_data={
+        "report_pipelines": [
+            "demo/reports/*.yaml",
+            "instance/*.yaml",
+            "store/migrations/script.py.mako",
+            "store/migrations/versions/*.py",
+        ]
+    },
     python_requires=">=3.11",
     install_requires=[
         f"dagster=={DAGSTER}",
         f"dagster-webserver=={DAGSTER}",
         f"dagster-graphql=={DAGSTER}",
-        f"dagster-slack=={INTEGRATIONS}",
         f"dagster-gcp=={INTEGRATIONS}",
         f"dagster-postgres=={INTEGRATIONS}",
         "slack_sdk>=3.48,<4",
@@ -38,6 +44,8 @@ setup(
         "fastapi>=0.115,<1",
         "uvicorn>=0.30",
         "PyJWT>=2.8,<3",
+        # Retries of Gemini calls (see analysts/gemini_calls.py for why not the SDK's own).
+        "tenacity>=8.2.3,<10",
     ],
     extras_require={
         "dev": [

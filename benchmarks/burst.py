@@ -152,7 +152,7 @@ def measure_burst(home: str, reports: int, timeout: float) -> dict:
         Cadence, build_warehouse, connect_workspace, fake_slack, report_spec, use_home,
     )
     from report_pipelines.names import CODE_LOCATION, job_name
-    from report_pipelines.report_store import ReportStore
+    from report_pipelines.store import ReportStore
     from report_pipelines.names import REPOSITORY_NAME
 
     setup_began = time.monotonic()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from report_pipelines.models import ReportSpec
+from report_pipelines.store import WorkspaceStore
 
 TIMEZONES = ("UTC", "Europe/London", "America/New_York", "Asia/Tokyo")
 START_DATE = "2026-01-01"
@@ -98,4 +99,4 @@ def connect_workspace(store, slack_url: str) -> None:
 
     os.environ.setdefault("REPORT_PIPELINES_SECRET_KEY", Fernet.generate_key().decode())
     os.environ["SLACK_API_URL"] = slack_url
-    store.add_workspace(TEAM_ID, "Benchmarks", BOT_TOKEN)
+    WorkspaceStore().add(TEAM_ID, "Benchmarks", BOT_TOKEN)

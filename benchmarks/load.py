@@ -24,7 +24,7 @@ def prepare_rows(home: str, sizes: list[int]) -> dict:
     """Fill a real report store up to each size in turn and save its job-shaping rows, plus the
     cron/timezone/start of every report for the bare-Dagster side."""
     from benchmarks.fixtures import START_DATE, cadence, report_spec, use_home
-    from report_pipelines.report_store import ReportStore
+    from report_pipelines.store import ReportStore
 
     folder = use_home(home)
     store = ReportStore()

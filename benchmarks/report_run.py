@@ -22,7 +22,7 @@ def measure_runs(home: str, repeats: int) -> dict:
     )
     from report_pipelines.definitions import build_definitions
     from report_pipelines.names import job_name
-    from report_pipelines.report_store import ReportStore
+    from report_pipelines.store import ReportStore
 
     folder = use_home(home)
     build_warehouse(folder)

@@ -21,7 +21,8 @@ def measure_tick(home: str, reports: int, repeats: int) -> dict:
     import sqlalchemy as sa
 
     from benchmarks.fixtures import report_spec, use_home
-    from report_pipelines.report_store import ReportStore, _row_values, scheduled_reports
+    from report_pipelines.store import ReportStore
+    from report_pipelines.store.reports import _row_values, scheduled_reports
     from report_pipelines.sensors import build_report_table_sensor
 
     use_home(home)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from report_pipelines.analysts.types import Analysis
 from report_pipelines.models import SendIf
-from report_pipelines.slack.blocks import format_number
+from report_pipelines.formatting import format_number
 
 _OPERATORS = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,

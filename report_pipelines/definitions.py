@@ -19,8 +19,9 @@ from report_pipelines.maintenance import (
     retention_job,
     retention_schedule,
 )
-from report_pipelines.report_store import ReportStore
-from report_pipelines.resources import EncryptedResultsIOManager, ReportStoreResource, SlackResource
+from report_pipelines.io_manager import EncryptedResultsIOManager
+from report_pipelines.resources import ReportStoreResource, SlackResource
+from report_pipelines.store import ReportStore
 from report_pipelines.sensors import (
     build_report_table_sensor,
     reload_report_definitions,

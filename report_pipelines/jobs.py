@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from report_pipelines.models import PARTITION_FORMAT, Report, ScheduleSpec, first_window_start
+from report_pipelines.models import ScheduleSpec
 from report_pipelines.names import job_name, run_tags, schedule_name
 from report_pipelines.ops import analyze_results, format_slack_message, post_to_slack, query_warehouse
-from report_pipelines.report_store import schedule_from_row
+from report_pipelines.store.reports import schedule_from_row
 from report_pipelines.resources import ReportResource
-from report_pipelines.schedules import ticks_from
+from report_pipelines.windows import partitions_for
 
 
 @dataclass(frozen=True)
@@ -41,64 +41,9 @@ class ReportShape:
             created_at=created,
         )
 
-    @classmethod
-    def from_report(cls, report: Report) -> ReportShape:
-        return cls(
-            id=report.id,
-            slug=report.slug,
-            name=report.name,
-            description=report.description,
-            schedule=report.schedule,
-            user_id=report.user_id,
-            created_at=report.created_at,
-        )
 
-    @property
-    def first_window_start(self) -> dt.datetime:
-        return first_window_start(self.schedule, self.created_at)
-
-
-class InvalidWindow(ValueError):
-    """A requested window key is malformed or not one of the report's windows."""
-
-
-def resolve_partition_key(partitions_def: dg.TimeWindowPartitionsDefinition, key: str | None) -> str:
-    """``key`` checked against the report's windows; by default the latest complete window."""
-    if key:
-        try:
-            dt.datetime.strptime(key, PARTITION_FORMAT)
-        except ValueError:
-            raise InvalidWindow(f"{key!r} must look like 2026-11-26-09:00 (%Y-%m-%d-%H:%M)") from None
-        if not partitions_def.has_partition_key(key):
-            first = partitions_def.get_first_partition_key()
-            last = partitions_def.get_last_partition_key()
-            raise InvalidWindow(
-                f"{key} is not a window of this report "
-                f"(windows run from {first} to {last} on its schedule)"
-            )
-        return key
-    last = partitions_def.get_last_partition_key()
-    if last is None:
-        first, end = ticks_from(partitions_def.cron_schedule, partitions_def.timezone, partitions_def.start, count=2)
-        raise InvalidWindow(
-            f"the report has no complete window yet: its first window, {first.strftime(PARTITION_FORMAT)}, "
-            f"ends at {end:%Y-%m-%d %H:%M} {partitions_def.timezone}; set schedule.start_date earlier "
-            "to run past windows now"
-        )
-    return last
-
-
-def partitions_for(shape: ReportShape) -> dg.TimeWindowPartitionsDefinition:
-    """Windows follow the report's cron in its timezone, starting at its start date.
-
-    The format keeps %H:%M so sub-daily cron reports never get colliding keys.
-    """
-    return dg.TimeWindowPartitionsDefinition(
-        cron_schedule=shape.schedule.cron_schedule,
-        timezone=shape.schedule.timezone,
-        start=shape.first_window_start.strftime(PARTITION_FORMAT),
-        fmt=PARTITION_FORMAT,
-    )
+def partitions_of(shape: ReportShape) -> dg.TimeWindowPartitionsDefinition:
+    return partitions_for(shape.schedule, shape.created_at)
 
 
 @dg.graph(description="query_warehouse -> analyze_results -> format_slack_message -> post_to_slack")
@@ -110,7 +55,7 @@ def build_report_job(shape: ReportShape, shared_resources: dict) -> dg.JobDefini
     return report_graph.to_job(
         name=job_name(shape.slug),
         description=f"{shape.name}: {shape.description}".strip(": "),
-        partitions_def=partitions_for(shape),
+        partitions_def=partitions_of(shape),
         tags=run_tags(shape.id, shape.slug, shape.user_id),
         # One process per run: the four steps are short and sequential, and a subprocess per
         # step would cost more than the report itself.

@@ -3,17 +3,16 @@
 import datetime as dt
 import os
 import shutil
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import dagster as dg
 
-from report_pipelines.report_store import ReportStore, default_home
-from report_pipelines.resources import RESULTS_TTL_HOURS
+from report_pipelines.health import run_health_checks
+from report_pipelines.io_manager import RESULTS_TTL_HOURS
+from report_pipelines.names import default_home
 
 DEFAULT_RETENTION_DAYS = 30
 MAINTENANCE_JOBS = ("retention", "health", "reload_report_definitions")
-REQUIRED_DAEMON_HEARTBEAT_SECONDS = 120
 
 
 def retention_days() -> int:
@@ -101,75 +100,6 @@ retention_schedule = dg.ScheduleDefinition(
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    component: str
-    ok: bool
-    detail: str
-
-
-def _check(component: str, probe: Callable[[], str]) -> CheckResult:
-    try:
-        return CheckResult(component, True, probe())
-    except Exception as err:  # noqa: BLE001 - a health check reports every failure as unhealthy
-        return CheckResult(component, False, f"{type(err).__name__}: {err}")
-
-
-def run_health_checks(
-    instance: dg.DagsterInstance,
-    *,
-    warehouse,
-    analyst,
-    store: ReportStore | None = None,
-    check_daemon: bool = True,
-) -> list[CheckResult]:
-    """Every component a report needs, each reported on its own line."""
-    from report_pipelines.slack.delivery import SlackDelivery
-
-    store = store or ReportStore()
-    results = [
-        _check("report_store", lambda: _store_probe(store)),
-        _check("dagster_storage", lambda: _storage_probe(instance)),
-    ]
-    if check_daemon:
-        results.append(_check("dagster_daemon", lambda: _daemon_probe(instance)))
-    results.append(_check("warehouse", warehouse.check))
-    workspaces = _check("slack_workspaces", lambda: f"{len(store.workspaces(active_only=True))} active")
-    results.append(workspaces)
-    if workspaces.ok:
-        for workspace in store.workspaces(active_only=True):
-            def probe(team_id=workspace.team_id) -> str:
-                info = SlackDelivery(token=store.workspace_token(team_id), team_id=team_id).auth_test()
-                return f"auth.test ok for {info.get('team')} as {info.get('user_id')}"
-
-            results.append(_check(f"slack:{workspace.team_id}", probe))
-    if hasattr(analyst, "check"):
-        results.append(_check("analyst", analyst.check))
-    return results
-
-
-def _store_probe(store: ReportStore) -> str:
-    if not store.tables_exist():
-        raise RuntimeError("the report tables do not exist; run `report-pipelines init`")
-    return f"{len(store.job_shaping_rows())} reports"
-
-
-def _storage_probe(instance: dg.DagsterInstance) -> str:
-    instance.get_run_records(limit=1)
-    return f"{type(instance.run_storage).__name__} answered"
-
-
-def _daemon_probe(instance: dg.DagsterInstance) -> str:
-    statuses = instance.get_daemon_statuses()
-    unhealthy = sorted(name for name, status in statuses.items() if not status.healthy)
-    if unhealthy:
-        raise RuntimeError(
-            f"no recent heartbeat from {', '.join(unhealthy)}; start `dagster-daemon run` "
-            "(or `dagster dev`) with this DAGSTER_HOME"
-        )
-    return f"{len(statuses)} daemons heartbeating"
 
 
 def record_health(context: dg.OpExecutionContext, warehouse, analyst) -> None:

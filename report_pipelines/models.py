@@ -8,14 +8,14 @@ the Dagster definitions agree on it. No Dagster import: this module is plain log
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import yaml
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from report_pipelines.sql import is_sql
 
 Frequency = Literal["daily", "weekly", "monthly"]
 NotificationType = Literal["none", "channel", "dm"]
@@ -69,6 +69,19 @@ class ScheduleSpec(_Strict):
     day_of_month: int | Literal["last"] | None = None
     cron: str | None = Field(default=None, max_length=120)
     start_date: dt.date | None = None
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _check_time_is_text(cls, value: Any) -> Any:
+        # YAML 1.1 reads an unquoted 10:30 as the base-60 number 630, and 9 as a number too.
+        if isinstance(value, int) and not isinstance(value, bool):
+            hours, minutes = divmod(value, 60)
+            quoted = f'"{hours:02d}:{minutes:02d}"' if 60 <= value < 24 * 60 else '"HH:MM"'
+            raise ValueError(
+                f"put the time in quotes: time: {quoted} (unquoted, YAML reads a time such as 10:30 "
+                f"as a number, here {value})"
+            )
+        return value
 
     @field_validator("time")
     @classmethod
@@ -251,9 +264,6 @@ class ReportSpec(_Strict):
     @field_validator("analysis")
     @classmethod
     def _check_prompt_reports(cls, value: AnalysisSpec, info) -> AnalysisSpec:
-        # Imported here: the SQL check needs sqlglot, which report parsing otherwise does not.
-        from report_pipelines.analysts.gemini import is_sql
-
         query = info.data.get("query")
         if query and value.mode == "quick" and not is_sql(query):
             raise ValueError(
@@ -303,85 +313,6 @@ def _iana_timezones() -> frozenset[str]:
 
 
 _TIMEZONES: frozenset[str] | None = None
-
-
-def validation_problems(errors: list[dict]) -> list[tuple[tuple, str]]:
-    """``(field path, what to fix)`` for each of pydantic's ``err.errors()``, in our words."""
-    problems = []
-    for problem in errors:
-        message = problem["msg"].removeprefix("Value error, ")
-        if problem["type"] == "extra_forbidden":
-            message = "unknown key; remove it or check its spelling"
-        elif problem["type"] == "missing":
-            message = "required field is missing"
-        elif problem["type"] == "literal_error":
-            message = f"{message} (got {problem.get('input')!r})"
-        problems.append((tuple(problem["loc"]), message))
-    return problems
-
-
-def format_validation_error(err: ValidationError) -> str:
-    """One line per problem, each naming the field path: ``schedule.time: ...``."""
-    return "\n".join(
-        f"{'.'.join(str(part) for part in loc) or 'report'}: {message}"
-        for loc, message in validation_problems(err.errors())
-    )
-
-
-def parse_report(data: Any) -> ReportSpec:
-    """Validate a parsed report document; raises :class:`ReportValidationError`."""
-    if not isinstance(data, dict):
-        raise ReportValidationError("report: the file must hold one mapping (key: value pairs)")
-    try:
-        return ReportSpec.model_validate(data)
-    except ValidationError as err:
-        raise ReportValidationError(format_validation_error(err)) from None
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a mapping with the same key twice (YAML would keep the last)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict:
-    seen: dict = {}
-    for key, value in pairs:
-        if key in seen:
-            raise ReportValidationError(f"report file: duplicate key {key!r}; keep one")
-        seen[key] = value
-    return seen
-
-
-def load_report_text(text: str, source: str = "report file") -> ReportSpec:
-    """Parse YAML or JSON text (JSON is valid YAML, but its errors read better as JSON)."""
-    stripped = text.lstrip()
-    if stripped.startswith(("{", "[")):
-        try:
-            data = json.loads(text, object_pairs_hook=_unique_pairs)
-        except json.JSONDecodeError as err:
-            raise ReportValidationError(
-                f"{source}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
-            ) from None
-    else:
-        try:
-            data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-            raise ReportValidationError(f"{source}: not valid YAML{where}: {err}") from None
-    if data is None:
-        raise ReportValidationError(f"{source}: the file is empty")
-    return parse_report(data)
 
 
 class ReportWindow(BaseModel):

@@ -28,6 +28,14 @@ class UpcomingRun:
     def local_time(self) -> dt.datetime:
         return self.utc_time.astimezone(ZoneInfo(self.timezone))
 
+    @property
+    def local_label(self) -> str:
+        """``2026-11-28 09:00 GMT (Europe/London)``; the zone is named once where its
+        abbreviation is its name (``2026-11-28 09:00 UTC``)."""
+        local = self.local_time
+        label = f"{local:%Y-%m-%d %H:%M %Z}"
+        return label if local.tzname() == self.timezone else f"{label} ({self.timezone})"
+
     def as_dict(self) -> dict:
         return {
             "slug": self.slug,

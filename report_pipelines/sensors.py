@@ -8,22 +8,15 @@ import hashlib
 import json
 import os
 import time
+from contextlib import contextmanager
 
 import dagster as dg
 from pydantic import Field
 
-from report_pipelines.launches import LaunchError, graphql
-from report_pipelines.names import (
-    CODE_LOCATION,
-    REPOSITORY_NAME,
-    TAG_OWNER,
-    TAG_REPORT,
-    TAG_REPORT_ID,
-    schedule_name,
-    webserver_url,
-)
-from report_pipelines.report_store import ReportNotFound, ReportStore, ReportStoreUnavailable
+from report_pipelines.launches import LaunchError, Webserver
+from report_pipelines.names import TAG_OWNER, TAG_REPORT, TAG_REPORT_ID, schedule_name, webserver_url
 from report_pipelines.resources import SlackResource
+from report_pipelines.store import ReportNotFound, ReportStore, ReportStoreUnavailable
 
 SENSOR_INTERVAL_SECONDS = 15
 # A reload request that has not brought the location in step after this long is made again
@@ -53,33 +46,10 @@ class ReloadConfig(dg.Config):
     )
 
 
-RESET_SCHEDULE = """
-mutation ResetSchedule($selector: ScheduleSelector!) {
-  resetSchedule(scheduleSelector: $selector) {
-    __typename
-    ... on ScheduleStateResult { scheduleState { status } }
-    ... on PythonError { message }
-    ... on UnauthorizedError { message }
-  }
-}
-"""
-RELOAD_LOCATION = """
-mutation Reload($name: String!) {
-  reloadRepositoryLocation(repositoryLocationName: $name) {
-    __typename
-    ... on WorkspaceLocationEntry { locationOrLoadError { __typename ... on PythonError { message } } }
-    ... on PythonError { message }
-    ... on UnauthorizedError { message }
-    ... on ReloadNotSupported { message }
-    ... on RepositoryLocationNotFound { message }
-  }
-}
-"""
-
-
-def _graphql(query: str, variables: dict) -> dict:
+@contextmanager
+def _webserver_failures():
     try:
-        return graphql(query, variables)
+        yield
     except LaunchError as err:
         raise dg.Failure(description=str(err)) from err
 
@@ -87,22 +57,10 @@ def _graphql(query: str, variables: dict) -> dict:
 @dg.op(description="Ask the webserver to reload this code location, then reset toggled schedules.")
 def reload_code_location(context: dg.OpExecutionContext, config: ReloadConfig) -> None:
     started = time.monotonic()
-    data = _graphql(RELOAD_LOCATION, {"name": CODE_LOCATION})["reloadRepositoryLocation"]
-    location = data.get("locationOrLoadError") or {}
-    if data["__typename"] != "WorkspaceLocationEntry" or location.get("__typename") == "PythonError":
-        message = data.get("message") or location.get("message") or data["__typename"]
-        raise dg.Failure(description=f"reloading {CODE_LOCATION} failed: {message}")
-    reset = []
-    for slug in config.reset_schedules:
-        selector = {
-            "repositoryLocationName": CODE_LOCATION,
-            "repositoryName": REPOSITORY_NAME,
-            "scheduleName": schedule_name(slug),
-        }
-        answer = _graphql(RESET_SCHEDULE, {"selector": selector})["resetSchedule"]
-        if answer["__typename"] != "ScheduleStateResult":
-            raise dg.Failure(description=f"resetting {schedule_name(slug)} failed: {answer.get('message')}")
-        reset.append(f"{schedule_name(slug)}: {answer['scheduleState']['status']}")
+    webserver = Webserver()
+    with _webserver_failures():
+        webserver.reload_location()
+        reset = [f"{schedule_name(slug)}: {webserver.reset_schedule(schedule_name(slug))}" for slug in config.reset_schedules]
     context.add_output_metadata(
         {"reload_seconds": round(time.monotonic() - started, 2), "schedules_reset": "\n".join(reset) or "none"}
     )
@@ -158,7 +116,8 @@ def build_report_table_sensor(loaded_rows: list[dict]) -> dg.SensorDefinition:
 
 def failure_notice(run: dg.DagsterRun, error: str, run_url: str) -> tuple[list[dict], str]:
     """The Slack message telling a report's owner which window failed and why."""
-    from report_pipelines.slack.blocks import MAX_SECTION_CHARS, escape
+    from report_pipelines.formatting import escape
+    from report_pipelines.slack.blocks import MAX_SECTION_CHARS
 
     report = run.tags.get(TAG_REPORT, run.job_name)
     window = run.tags.get("dagster/partition", "no window")
@@ -218,5 +177,5 @@ def report_failure_notifier(context: dg.RunFailureSensorContext) -> None:
         context.log.warning(f"report of failed run {run.run_id} no longer exists; no notice sent")
         return
     target = failure_destination(run.tags.get(TAG_OWNER, report.user_id), os.environ.get("REPORT_PIPELINES_OPS_CHANNEL"))
-    detail = SlackResource().notify(store, report, target, blocks, text, key=f"failure-{run.run_id}")
+    detail = SlackResource().notify(report, target, blocks, text, key=f"failure-{run.run_id}")
     context.log.info(detail)

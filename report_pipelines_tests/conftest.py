@@ -50,9 +50,9 @@ def demo_store(home):
     """The report store in ``home`` holding the three demo reports."""
     from importlib import resources
 
-    from report_pipelines.cli import DEMO_REPORTS
-    from report_pipelines.models import load_report_text
-    from report_pipelines.report_store import ReportStore
+    from report_pipelines.cli.serve import DEMO_REPORTS
+    from report_pipelines.report_files import load_report_text
+    from report_pipelines.store import ReportStore
 
     store = ReportStore()
     store.create_tables()

@@ -18,10 +18,35 @@ REPO_QUERY = """
     schedules { name scheduleState { status } }
 } } } }
 """
+PARTITION_STATUSES = """
+query Statuses($selector: RepositorySelector!, $name: String!) {
+  partitionSetOrError(repositorySelector: $selector, partitionSetName: $name) {
+    ... on PartitionSet { partitionStatusesOrError { ... on PartitionStatuses {
+      results { partitionName runStatus } } } }
+  }
+}
+"""
 RELOAD_RUNS = """
 { runsOrError(filter: {pipelineName: "reload_report_definitions", statuses: [SUCCESS]}) {
   ... on Runs { results { runId } } } }
 """
+
+
+def graphql(url: str, query: str, variables: dict | None = None) -> dict:
+    answer = requests.post(f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=30)
+    answer.raise_for_status()
+    return answer.json()["data"]
+
+
+def partition_status(server, job: str, key: str) -> str | None:
+    """The status the job's Partitions tab shows for window ``key`` (None: missing), read with the
+    UI's own GraphQL query from ``server`` (anything with a ``url``)."""
+    data = graphql(server.url, PARTITION_STATUSES, {
+        "selector": {"repositoryLocationName": "report_pipelines", "repositoryName": "__repository__"},
+        "name": f"{job}_partition_set",
+    })  # fmt: skip
+    results = data["partitionSetOrError"]["partitionStatusesOrError"]["results"]
+    return next((r["runStatus"] for r in results if r["partitionName"] == key), None)
 
 
 def stop_process_group(process: subprocess.Popen) -> None:
@@ -54,9 +79,7 @@ class Dev:
         )
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
-        answer = requests.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=30)
-        answer.raise_for_status()
-        return answer.json()["data"]
+        return graphql(self.url, query, variables)
 
     def repo(self) -> dict:
         nodes = self.graphql(REPO_QUERY)["repositoriesOrError"].get("nodes") or [{}]

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from report_pipelines.api.app import MAX_BODY_BYTES, create_app
 from report_pipelines.api.auth import mint_token
-from report_pipelines.cli import main, run_report
-from report_pipelines.report_store import ReportStore
+from report_pipelines.cli import main
+from report_pipelines.store import ReportStore, WorkspaceStore
 from report_pipelines.slack.delivery import clear_channel_cache
 from report_pipelines_tests.fakes.slack_api import FakeSlack
 from report_pipelines_tests.test_bad_input import BAD_FILES
@@ -76,6 +76,11 @@ def create(client, body=REGIONAL, headers=ALICE) -> dict:
 
 
 # --- auth -------------------------------------------------------------------------------------
+
+def run_window(slug: str, key: str):
+    """`report-pipelines run` (no webserver here: the run is launched from the instance)."""
+    return CliRunner().invoke(main, ["run", slug, "--partition", key])
+
 
 def forged(claims: dict, key: str = SECRET, algorithm: str = "HS256") -> dict[str, str]:
     return {"Authorization": f"Bearer {jwt.encode(claims, key, algorithm=algorithm)}"}
@@ -372,8 +377,8 @@ def test_run_history_comes_from_dagster_with_windows_errors_and_slack_ts(client,
         report = create(client)
         broken = create(client, {**REGIONAL, "name": "Broken", "query": "SELECT * FROM missing_table"})
         for key in ("2026-11-20-09:00", "2026-11-21-09:00"):
-            assert run_report("regional_revenue", key, force=False)[0]
-        assert not run_report("broken", "2026-11-21-09:00", force=False)[0]
+            assert run_window("regional_revenue", key).exit_code == 0
+        assert run_window("broken", "2026-11-21-09:00").exit_code == 1
 
     runs = client.get(f"{REPORTS}/{report['id']}/runs", headers=ALICE)
     assert runs.status_code == 200
@@ -435,7 +440,7 @@ def test_workspace_tokens_are_stored_encrypted_and_never_returned(client, home, 
     listed = client.get("/api/scheduling/slack/workspaces", headers=BOB)
     assert [w["team_name"] for w in listed.json()] == ["Acme"] and token not in listed.text
     assert token.encode() not in (home / "report_store.sqlite").read_bytes()
-    assert ReportStore().workspace_token("T0001") == token
+    assert WorkspaceStore().token("T0001") == token
 
     for body, loc in (({"team_id": "T0002", "team_name": "B", "bot_token": "xoxp-user-token-secret"}, "bot_token"),
                       ({"team_id": "T 0002", "team_name": "B", "bot_token": "xoxb-1-secret-b"}, "team_id"),
@@ -447,7 +452,7 @@ def test_workspace_tokens_are_stored_encrypted_and_never_returned(client, home, 
     unconfigured = client.post("/api/scheduling/slack/workspace",
                                json={"team_id": "T0003", "team_name": "C", "bot_token": "xoxb-3-secret"}, headers=ALICE)
     assert unconfigured.status_code == 503 and "REPORT_PIPELINES_SECRET_KEY is not set" in unconfigured.text
-    assert [w.team_id for w in ReportStore().workspaces()] == ["T0001"]
+    assert [w.team_id for w in WorkspaceStore().list()] == ["T0001"]
 
 
 def test_slack_test_checks_the_token_and_the_scopes_reports_need(client, monkeypatch):

@@ -17,7 +17,7 @@ import yaml
 
 from report_pipelines.slack.delivery import clear_channel_cache
 from report_pipelines_tests.conftest import REPORTS
-from report_pipelines_tests.dagster_dev import Dev, free_port, stop_process_group
+from report_pipelines_tests.dagster_dev import Dev, free_port, partition_status, stop_process_group
 from report_pipelines_tests.fakes.slack_api import FakeSlack
 
 BIN = Path(sys.executable).parent
@@ -109,10 +109,15 @@ def test_report_created_over_http_runs_in_dagster_and_posts_to_slack(home, secre
             assert done["trigger"] == "api" and done["partition_key"] == WINDOW
             assert done["window_start"] == "2026-11-25T09:00:00Z"
 
-            # The same window again: a real run, and no second message.
+            # The run counts in the job's Partitions tab, as the UI's own GraphQL reports it.
+            assert partition_status(dev, "report_regional_revenue", WINDOW) == "SUCCESS"
+
+            # The same window again: already delivered, so nothing runs and nothing is posted
+            # (the CLI gives the same answer); the answer names the run that delivered it.
             again = requests.post(f"{base}/scheduling/reports/regional_revenue/run", headers=alice,
-                                  json={"partition_key": WINDOW}, timeout=60).json()
-            assert wait_for(lambda: finished(again["run_id"]), "the repeated run", 180)["status"] == "SUCCESS"
+                                  json={"partition_key": WINDOW}, timeout=60)
+            assert again.status_code == 200, again.text
+            assert again.json()["status"] == "ALREADY_DELIVERED" and again.json()["run_id"] == run["run_id"]
             assert len(slack.calls_to("chat.postMessage")) == 1
 
             # Deleting over HTTP removes the job by the same live sync.

@@ -15,8 +15,8 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 
 from report_pipelines.api.app import create_app
 from report_pipelines.api.auth import mint_token
-from report_pipelines.models import load_report_text
-from report_pipelines.report_store import ReportStore
+from report_pipelines.report_files import load_report_text
+from report_pipelines.store import ReportStore, WorkspaceStore
 from report_pipelines_tests.conftest import REPORTS
 from report_pipelines_tests.fakes.slack_api import FakeSlack
 from report_pipelines_tests.test_postgres import fresh_postgres_database
@@ -49,7 +49,7 @@ def api_home(request, tmp_path_factory, demo_warehouse_file):
         # Something to find: one report of the user's (id 1, slug regional_revenue) and a workspace.
         spec = load_report_text((REPORTS / "valid.yaml").read_text())
         store.add(spec)
-        store.add_workspace("T0001", "Acme", "xoxb-fuzz-token")
+        WorkspaceStore().add("T0001", "Acme", "xoxb-fuzz-token")
         yield home
 
 

@@ -11,9 +11,11 @@ import pytest
 
 from report_pipelines.analysts.prompts import estimate_tokens
 from report_pipelines.definitions import build_definitions
-from report_pipelines.models import ReportSpec, load_report_text
-from report_pipelines.report_store import ReportStore
-from report_pipelines.slack.blocks import format_number, validate_message
+from report_pipelines.models import ReportSpec
+from report_pipelines.report_files import load_report_text
+from report_pipelines.store import ReportStore, WorkspaceStore
+from report_pipelines.formatting import format_number
+from report_pipelines.slack.blocks import validate_message
 from report_pipelines.slack.delivery import clear_channel_cache
 from report_pipelines_tests.conftest import REPORTS
 from report_pipelines_tests.fakes.gemini_api import (
@@ -57,7 +59,7 @@ def services(home, secret_key, monkeypatch):
         monkeypatch.setenv("SLACK_API_URL", slack.url)
         monkeypatch.setenv("GOOGLE_API_KEY", "fake-gemini-key")
         monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", gemini.url)
-        ReportStore().add_workspace("T0001", "Acme", TOKEN)
+        WorkspaceStore().add("T0001", "Acme", TOKEN)
         yield slack, gemini
 
 
@@ -165,7 +167,7 @@ def test_revoked_token_marks_the_workspace_unhealthy(services, instance, big_war
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
     assert "invalid or revoked" in failure.step_failure_data.user_failure_data.description
-    workspace = ReportStore().workspaces()[0]
+    workspace = WorkspaceStore().list()[0]
     assert not workspace.healthy and workspace.last_error == "token_revoked"
     # No op retries for a revoked token: it will not fix itself.
     retries = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]

@@ -13,8 +13,9 @@ import yaml
 from click.testing import CliRunner
 
 from report_pipelines.cli import main
-from report_pipelines.models import ReportSpec, load_report_text
-from report_pipelines.report_store import ReportStore
+from report_pipelines.models import ReportSpec
+from report_pipelines.report_files import load_report_text
+from report_pipelines.store import ReportStore, WorkspaceStore
 from report_pipelines_tests.conftest import REPORTS
 
 VALID_TEXT = (REPORTS / "valid.yaml").read_text()
@@ -48,7 +49,7 @@ def stored(home, secret_key):
     """A store holding the valid report and one Slack workspace; yields its digest."""
     store = ReportStore()
     store.add(load_report_text(VALID_TEXT))
-    store.add_workspace("T0001", "Acme", "xoxb-1111-bad-input-token")
+    WorkspaceStore().add("T0001", "Acme", "xoxb-1111-bad-input-token")
     return store_digest(home)
 
 
@@ -101,8 +102,9 @@ BAD_FILES = [
     ("enabled-string", changed(schedule__enabled="sometimes"), "schedule.enabled: Input should be a valid boolean"),
     ("enabled-list", changed(schedule__enabled=[True]), "schedule.enabled: Input should be a valid boolean"),
     # YAML 1.1 reads an unquoted 9:30 as the base-60 integer 570.
+    # YAML reads an unquoted 9:30 as the number 570: the answer says to quote it.
     ("time-unquoted", VALID_TEXT.replace('time: "09:00"', "time: 9:30"),
-     "schedule.time: Input should be a valid string"),
+     'schedule.time: put the time in quotes: time: "09:30"'),
     ("slack-config-list", changed(slack_config=["#sales"]), "slack_config: Input should be a valid dictionary"),
     ("slack-channel-number", changed(slack_config__slack_channel=123),
      "slack_config.slack_channel: Input should be a valid string"),

@@ -30,15 +30,17 @@ from report_pipelines.models import ReportWindow
 from report_pipelines.warehouses import warehouse_from_env
 from report_pipelines.warehouses.base import WarehouseError
 from report_pipelines.warehouses.bigquery import (
-    DEFAULT_MAXIMUM_BYTES_BILLED,
-    GIB,
     BigQueryWarehouse,
-    bigquery_error,
     build_job_config,
-    check_bytes_cap,
     parse_bigquery_url,
     sanitize_labels,
     window_query_parameters,
+)
+from report_pipelines.warehouses.bigquery_errors import (
+    DEFAULT_MAXIMUM_BYTES_BILLED,
+    GIB,
+    bigquery_error,
+    check_bytes_cap,
 )
 from report_pipelines.warehouses.sqlalchemy import SQLAlchemyWarehouse
 from report_pipelines_tests.fakes.bigquery_emulator import (
@@ -593,9 +595,9 @@ def test_report_job_on_bigquery_end_to_end(home, instance, emulator_url, orders_
     from decimal import Decimal
 
     from report_pipelines.definitions import build_definitions
-    from report_pipelines.models import load_report_text
-    from report_pipelines.report_store import ReportStore
-    from report_pipelines.slack.blocks import format_number
+    from report_pipelines.report_files import load_report_text
+    from report_pipelines.store import ReportStore
+    from report_pipelines.formatting import format_number
 
     monkeypatch.setenv("WAREHOUSE_URL", f"bigquery://{EMULATOR_PROJECT}/{DATASET}")
     monkeypatch.setenv("BIGQUERY_API_ENDPOINT", emulator_url)

@@ -13,6 +13,16 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
 
 from report_pipelines.analysts.types import (
     Analysis,
@@ -22,6 +32,8 @@ from report_pipelines.analysts.types import (
     TrendPoint,
 )
 from report_pipelines.models import ReportWindow
+from report_pipelines.slack import blocks as blocks_module
+from report_pipelines.slack import limits
 from report_pipelines.slack.blocks import (
     MAX_BLOCKS,
     MAX_CONTEXT_ELEMENTS,
@@ -35,10 +47,9 @@ from report_pipelines.slack.blocks import (
     TABLE_MAX_ROWS,
     ReportMessage,
     build_report_message,
-    escape,
-    format_number,
     validate_message,
 )
+from report_pipelines.formatting import escape, format_number
 
 LONDON = ZoneInfo("Europe/London")
 WINDOW = ReportWindow(
@@ -195,6 +206,100 @@ def test_validate_message_fallback_text(text, valid):
     assert (validate_message([section("ok")], text) == []) is valid
 
 
+def mrkdwn(length: int) -> MarkdownTextObject:
+    return MarkdownTextObject(text="x" * length)
+
+
+# Each limit as slack_sdk models at a given size, and whether slack_sdk's to_dict() checks it.
+SIZED_LIMITS = {
+    "header-chars": (
+        lambda n: [HeaderBlock(text=PlainTextObject(text="x" * n, emoji=True))],
+        limits.MAX_HEADER_CHARS,
+        True,
+    ),
+    "section-chars": (lambda n: [SectionBlock(text=mrkdwn(n))], limits.MAX_SECTION_CHARS, True),
+    "fields": (lambda n: [SectionBlock(fields=[mrkdwn(1)] * n)], limits.MAX_FIELDS, True),
+    "context-elements": (
+        lambda n: [ContextBlock(elements=[mrkdwn(1)] * n)],
+        limits.MAX_CONTEXT_ELEMENTS,
+        True,
+    ),
+    "block-id-chars": (
+        lambda n: [DividerBlock(block_id="x" * n)],
+        limits.MAX_BLOCK_ID_CHARS,
+        True,
+    ),
+    "blocks": (lambda n: [DividerBlock() for _ in range(n)], limits.MAX_BLOCKS, False),
+    "field-chars": (lambda n: [SectionBlock(fields=[mrkdwn(n)])], limits.MAX_FIELD_CHARS, False),
+    "context-text-chars": (
+        lambda n: [ContextBlock(elements=[mrkdwn(n)])],
+        limits.MAX_CONTEXT_TEXT_CHARS,
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SIZED_LIMITS))
+def test_each_limit_at_its_boundary_in_slack_sdk_and_validate_message(name):
+    build, limit, slack_sdk_checks = SIZED_LIMITS[name]
+    at_limit = [block.to_dict() for block in build(limit)]
+    assert limits.validate_message(at_limit, "fallback") == []
+
+    over = build(limit + 1)
+    # get_non_null_attributes() serialises without slack_sdk's checks: validate_message must
+    # catch the payload whoever built it.
+    assert limits.validate_message([b.get_non_null_attributes() for b in over], "fallback")
+    if slack_sdk_checks:
+        with pytest.raises(SlackObjectFormationError):
+            [block.to_dict() for block in over]
+    else:
+        assert limits.validate_message([block.to_dict() for block in over], "fallback")
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        SectionBlock(text=MarkdownTextObject(text="")),
+        SectionBlock(text=MarkdownTextObject(text=" \n ")),
+        HeaderBlock(text=PlainTextObject(text="", emoji=True)),
+        ContextBlock(elements=[MarkdownTextObject(text="")]),
+        ContextBlock(elements=[]),
+        HeaderBlock(text=mrkdwn(1)),
+    ],
+    ids=[
+        "empty-section",
+        "blank-section",
+        "empty-header",
+        "empty-context-text",
+        "context-without-elements",
+        "mrkdwn-header",
+    ],
+)
+def test_slack_sdk_serialises_what_slack_refuses_and_validate_message_catches_it(block):
+    assert limits.validate_message([block.to_dict()], "fallback")
+
+
+@pytest.mark.parametrize(
+    ("ours", "slack_sdks"),
+    [
+        (limits.MAX_HEADER_CHARS, HeaderBlock.text_max_length),
+        (limits.MAX_SECTION_CHARS, SectionBlock.text_max_length),
+        (limits.MAX_FIELDS, SectionBlock.fields_max_length),
+        (limits.MAX_CONTEXT_ELEMENTS, ContextBlock.elements_max_length),
+        (limits.MAX_BLOCK_ID_CHARS, Block.block_id_max_length),
+    ],
+    ids=["header-chars", "section-chars", "fields", "context-elements", "block-id-chars"],
+)
+def test_our_limits_agree_with_slack_sdk(ours, slack_sdks):
+    assert ours == slack_sdks
+
+
+def test_limits_and_the_validator_are_importable_from_blocks():
+    names = [name for name in vars(limits) if name.startswith("MAX_")] + ["validate_message"]
+    for name in names:
+        assert getattr(blocks_module, name) is getattr(limits, name), name
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
@@ -237,6 +342,51 @@ def test_escape(raw, expected):
 )
 def test_format_number(value, expected):
     assert format_number(value) == expected
+
+
+def test_the_message_is_what_slack_sdks_models_serialise_to():
+    blocks, _ = build_report_message(make_message())
+    table = "```\nregion  revenue\n------  -------\nNorth        10\n```"
+    run = "🗓 2026-11-26 09:00 → 2026-11-27 09:00 Europe/London · Run 2026-11-27 09:05 GMT"
+    expected = [
+        HeaderBlock(text=PlainTextObject(text="📊 Daily Sales", emoji=True)),
+        ContextBlock(elements=[MarkdownTextObject(text=run)]),
+        SectionBlock(text=MarkdownTextObject(text="Revenue by region")),
+        DividerBlock(),
+        SectionBlock(text=MarkdownTextObject(text="*Summary*\nSales rose.")),
+        SectionBlock(
+            text=MarkdownTextObject(text="*Key Metrics*"),
+            fields=[MarkdownTextObject(text="*Rows*\n1")],
+        ),
+        SectionBlock(text=MarkdownTextObject(text=table)),
+        DividerBlock(),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(text="Generated 2026-11-27 09:06 GMT by rule-based"),
+                MarkdownTextObject(text=RUN_LINK),
+            ]
+        ),
+    ]
+    assert blocks == [block.to_dict() for block in expected]
+
+
+def test_every_block_reads_back_into_slack_sdk_unchanged():
+    point = TrendPoint(dt.date(2026, 11, 26), 1)
+    analysis = make_analysis(
+        insights=["<!channel> up"] * 30,
+        recommendations=["keep going"],
+        metrics=[ColumnMetrics(f"c{i}", 1, i, i, i, i) for i in range(40)],
+        categories=[CategoryTop("region", "rows", 2, (("North", 1), ("South & East", 1)))],
+        trend=Trend("day", "revenue", point, point, point, point, 1),
+        notes=["a note"],
+    )
+    frame = pd.DataFrame({f"c{i}": range(30) for i in range(TABLE_MAX_COLUMNS + 1)})
+    blocks, text = build_report_message(make_message(frame, analysis=analysis))
+    # Every optional block is present: the most the layout ever makes, far below MAX_BLOCKS.
+    assert len(blocks) == 18
+    assert [Block.parse(block).to_dict() for block in blocks] == blocks
+    assert json.loads(json.dumps(blocks)) == blocks
+    assert validate_message(blocks, text) == []
 
 
 @pytest.mark.parametrize(

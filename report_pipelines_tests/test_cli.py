@@ -16,10 +16,12 @@ import yaml
 from click.testing import CliRunner
 
 from report_pipelines.cli import main
-from report_pipelines.slack.blocks import format_number, validate_message
+from report_pipelines.formatting import format_number
+from report_pipelines.slack.blocks import validate_message
 from report_pipelines.slack.delivery import clear_channel_cache
 from report_pipelines_tests.conftest import REPORTS
 from report_pipelines_tests.fakes.slack_api import FakeSlack
+from report_pipelines.store import WorkspaceStore
 
 VALID = yaml.safe_load((REPORTS / "valid.yaml").read_text())
 CLI = str(Path(sys.executable).parent / "report-pipelines")
@@ -249,7 +251,7 @@ def test_demo_no_serve_on_a_fresh_home(tmp_path):
 def test_workspace_scopes_deactivate_and_key_rotation(home, tmp_path, secret_key, monkeypatch):
     from cryptography.fernet import Fernet
 
-    from report_pipelines.report_store import ReportStore
+    from report_pipelines.store import ReportStore, WorkspaceStore
 
     token = "xoxb-8888-scope-token"
     dm_report = dict(VALID, name="DM Report",
@@ -272,9 +274,55 @@ def test_workspace_scopes_deactivate_and_key_rotation(home, tmp_path, secret_key
         rotated = CliRunner().invoke(main, ["workspaces", "rotate-key", "--new-key-stdin"], input=new_key + "\n")
         assert rotated.exit_code == 0 and "1 workspace tokens re-encrypted" in rotated.output
         monkeypatch.setenv("REPORT_PIPELINES_SECRET_KEY", new_key)
-        assert ReportStore().workspace_token("T0001") == token
+        assert WorkspaceStore().token("T0001") == token
         wrong = CliRunner().invoke(main, ["workspaces", "rotate-key", "--new-key-stdin"], input="not-a-key\n")
         assert wrong.exit_code == 2 and "not a valid Fernet key" in wrong.output
 
         assert cli("workspaces", "deactivate", "T0001").exit_code == 0
         assert json.loads(cli("workspaces", "list", "--json").output)[0]["active"] is False
+
+
+def test_show_yaml_feeds_back_into_update_unchanged(home, tmp_path):
+    full = dict(VALID, name="Round Trip", description="Every field set",
+                schedule={"frequency": "weekly", "day_of_week": "friday", "time": "07:30",
+                          "timezone": "America/New_York", "start_date": "2026-02-01", "enabled": False},
+                slack_config={"notification_type": "dm", "slack_user_id": "bob@example.com", "team_id": "T0001"},
+                analysis={"mode": "deep", "audience": "general"}, attachments={"chart": True, "csv": False},
+                send_if={"metric": "revenue", "stat": "average", "op": ">=", "value": 12.5})
+    assert cli("reports", "add", write(tmp_path, full)).exit_code == 0
+    before = json.loads(cli("reports", "show", "round_trip", "--json").output)
+
+    shown = cli("reports", "show", "round_trip", "--yaml").output
+    assert set(yaml.safe_load(shown)) == set(full)  # the file's keys, nothing derived
+    fed_back = CliRunner().invoke(main, ["reports", "update", "round_trip", "-"], input=shown)
+    assert fed_back.exit_code == 0, fed_back.output
+    after = json.loads(cli("reports", "show", "round_trip", "--json").output)
+    assert {k: v for k, v in after.items() if k != "updated_at"} == {k: v for k, v in before.items() if k != "updated_at"}
+
+    # The default view is the same file headed by comments naming the report's id, job and cron.
+    plain = cli("reports", "show", "round_trip").output
+    assert plain.startswith(f"# report #{before['id']} round_trip: job report_round_trip, cron 30 7 * * 5 (America/New_York)")
+    assert CliRunner().invoke(main, ["reports", "update", "round_trip", "-"], input=plain).exit_code == 0
+    # So is what --json prints (its derived keys are taken as the report they describe).
+    as_json = CliRunner().invoke(main, ["reports", "update", "round_trip", "-"], input=json.dumps(before))
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(cli("reports", "show", "round_trip", "--json").output)["schedule"] == before["schedule"]
+
+
+@pytest.mark.parametrize(("written", "suggested"), [("10:30", '"10:30"'), ("9:05", '"09:05"'), ("9", '"HH:MM"')])
+def test_an_unquoted_time_gets_told_to_quote_it(home, tmp_path, written, suggested):
+    text = (REPORTS / "valid.yaml").read_text().replace('time: "09:00"', f"time: {written}")
+    path = tmp_path / "unquoted.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(main, ["reports", "add", str(path)])
+    assert result.exit_code == 2
+    assert f"schedule.time: put the time in quotes: time: {suggested}" in result.output
+
+
+def test_next_runs_names_the_timezone_once_for_utc(demo_store):
+    table = cli("next-runs", "--hours", "48").output
+    daily = [line for line in table.splitlines() if line.startswith("daily_sales_report")]
+    assert daily and all(" UTC " in line and "(UTC)" not in line for line in daily)
+    weekly = [line for line in cli("next-runs", "--hours", "192").output.splitlines()
+              if line.startswith("weekly_regional_revenue")]
+    assert weekly and all("(Europe/London)" in line for line in weekly)

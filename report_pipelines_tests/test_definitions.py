@@ -16,7 +16,7 @@ from dagster._core.definitions.definitions_load_context import (
 from dagster._core.definitions.repository_definition.repository_definition import RepositoryLoadData
 
 from report_pipelines import definitions as definitions_module
-from report_pipelines.report_store import ReportStore
+from report_pipelines.store import ReportStore
 
 ROOT = Path(__file__).parents[1]
 
@@ -115,7 +115,7 @@ def test_pools_and_one_run_per_report(demo_store, tmp_path, monkeypatch):
     }
     home = tmp_path / "instance"
     home.mkdir()
-    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    (home / "dagster.yaml").write_text((ROOT / "report_pipelines" / "instance" / "dagster.yaml").read_text())
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     with dg.DagsterInstance.get() as instance:
         config = instance.get_concurrency_config()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -11,7 +12,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from report_pipelines_tests.dagster_dev import free_port, stop_process_group
+from report_pipelines_tests.dagster_dev import free_port, partition_status, stop_process_group
+
+
+class Server:
+    def __init__(self, url: str):
+        self.url = url
 
 CLI = str(Path(sys.executable).parent / "report-pipelines")
 QUERY = """
@@ -62,6 +68,11 @@ def test_demo_serves_jobs_and_running_schedules(tmp_path):
         assert schedules["report_monthly_product_performance_schedule"]["executionTimezone"] == "America/New_York"
         output = (tmp_path / "demo.log").read_text()
         assert "rendered message: " in output
+        # The quickstart starts without Dagster warning that a dagster.yaml will not be used.
+        assert "will not be used" not in output and "WARNING" not in output.split("serving the Dagster UI")[0]
+        # The demo's own run (launched before the webserver was up) counts in the Partitions tab.
+        window = re.search(r"ran daily_sales_report for window (\S+): run ", output).group(1)
+        assert partition_status(Server(base), "report_daily_sales_report", window) == "SUCCESS"
     finally:
         stop_process_group(process)
         log.close()

@@ -6,8 +6,8 @@ import dagster as dg
 import pytest
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-from report_pipelines.models import load_report_text
-from report_pipelines.report_store import DeliveryLedger, ReportStore
+from report_pipelines.report_files import load_report_text
+from report_pipelines.store import DeliveryKey, DeliveryLedger, ReportStore, WorkspaceStore
 from report_pipelines.resources import SlackResource
 from report_pipelines.slack.delivery import clear_channel_cache
 from report_pipelines_tests.conftest import REPORTS
@@ -25,7 +25,7 @@ def slack(home, secret_key, monkeypatch):
         monkeypatch.setenv("SLACK_API_URL", fake.url)
         store = ReportStore()
         store.add(load_report_text((REPORTS / "valid.yaml").read_text()))
-        store.add_workspace("T0001", "Acme", TOKEN)
+        WorkspaceStore().add("T0001", "Acme", TOKEN)
         yield fake
 
 
@@ -117,16 +117,17 @@ def test_run_retry_after_a_posted_message_posts_nothing(slack, instance, monkeyp
 def test_unconfirmed_post_fails_loudly_and_force_recovers(slack, instance):
     store = ReportStore()
     report = store.get("regional_revenue")
-    ledger = DeliveryLedger(store)
-    destination = "T0001/channel/#sales"
-    assert ledger.claim(report.id, KEY, destination, "crashed-run")
+    ledger = DeliveryLedger()
+    key = DeliveryKey(report.id, KEY, "T0001/channel/#sales")
+    # A run that claimed the window and died before Slack answered.
+    assert ledger._claim(key, "crashed-run")
     result = launch(instance)
     assert not result.success and slack.posts == []
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
     assert "never confirmed" in failure.step_failure_data.user_failure_data.description
     forced = launch(instance, tags={"report_pipelines/force": "true"})
     assert forced.success and len(slack.posts) == 1
-    assert ledger.get(report.id, KEY, destination).status == "posted"
+    assert ledger.get(key).status == "posted"
 
 
 def test_forced_rerun_updates_the_message_in_place(slack, instance):

@@ -28,14 +28,16 @@ from report_pipelines.analysts.gemini import GeminiAnalystResource
 from report_pipelines.cli import main
 from report_pipelines.definitions import shared_resources
 from report_pipelines.jobs import ReportShape, build_report_job
-from report_pipelines.models import ReportSpec, load_report_text
-from report_pipelines.report_store import DeliveryLedger, ReportStore
+from report_pipelines.models import ReportSpec
+from report_pipelines.report_files import load_report_text
+from report_pipelines.store import Database, DeliveryKey, DeliveryLedger, ReportStore, WorkspaceStore
 from report_pipelines.resources import SlackResource
 from report_pipelines.sensors import build_report_table_sensor, report_failure_notifier
-from report_pipelines.slack.blocks import escape
+from report_pipelines.formatting import escape
 from report_pipelines.slack.delivery import SlackDelivery, SlackDeliveryError, clear_channel_cache
 from report_pipelines.warehouses.base import WarehouseError
-from report_pipelines.warehouses.bigquery import GIB, BigQueryWarehouse, check_bytes_cap
+from report_pipelines.warehouses.bigquery import BigQueryWarehouse
+from report_pipelines.warehouses.bigquery_errors import GIB, check_bytes_cap
 from report_pipelines.warehouses.sqlalchemy import SQLAlchemyWarehouse
 from report_pipelines_tests.conftest import REPORTS
 from report_pipelines_tests.fakes.gemini_api import (
@@ -76,7 +78,7 @@ def slack(store, secret_key, monkeypatch):
     clear_channel_cache()
     with FakeSlack(tokens={TOKEN: "T0001"}) as fake:
         monkeypatch.setenv("SLACK_API_URL", fake.url)
-        store.add_workspace("T0001", "Acme", TOKEN)
+        WorkspaceStore().add("T0001", "Acme", TOKEN)
         yield fake
 
 
@@ -235,7 +237,7 @@ def assert_window_in_doubt_until_forced(instance, slack, first) -> None:
     posting again, and a forced run (the owner checked the channel) posts the one message."""
     store = ReportStore()
     report = store.get(SLUG)
-    entry = DeliveryLedger(store).get(report.id, KEY, DESTINATION)
+    entry = DeliveryLedger().get(DeliveryKey(report.id, KEY, DESTINATION))
     assert entry is not None and entry.status == "sending" and entry.run_id == first.run_id
     second = launch(instance)
     assert_failed_and_owner_told(instance, slack, second, "never confirmed", "--force")
@@ -243,7 +245,7 @@ def assert_window_in_doubt_until_forced(instance, slack, first) -> None:
     forced = launch(instance, force=True)
     assert forced.success, failure_text(instance, forced.run_id)
     assert len(report_posts(slack)) == 1
-    assert DeliveryLedger(store).get(report.id, KEY, DESTINATION).status == "posted"
+    assert DeliveryLedger().get(DeliveryKey(report.id, KEY, DESTINATION)).status == "posted"
 
 
 def test_slack_5xx_on_post_is_not_retried_and_says_it_may_have_posted(slack, instance):
@@ -308,7 +310,7 @@ def test_slack_read_timeout_counts_as_unconfirmed(slack, instance, monkeypatch):
     assert len(post_attempts(slack)) == 1 and len(report_posts(slack)) == 1
     assert op_retries(instance, result.run_id) == 0
     store = ReportStore()
-    entry = DeliveryLedger(store).get(store.get(SLUG).id, KEY, DESTINATION)
+    entry = DeliveryLedger().get(DeliveryKey(store.get(SLUG).id, KEY, DESTINATION))
     assert entry.status == "sending"  # in doubt: the next launch fails instead of posting again
 
 
@@ -319,13 +321,13 @@ def test_rejected_token_fails_without_retry_and_marks_the_workspace_unhealthy(
     if code == "token_revoked":
         slack.revoke(TOKEN)
     else:
-        store.add_workspace("T0001", "Acme", "xoxb-0000-not-a-token-slack-knows")
+        WorkspaceStore().add("T0001", "Acme", "xoxb-0000-not-a-token-slack-knows")
     result = launch(instance)
     assert not result.success
     text = failure_text(instance, result.run_id)
     assert f"invalid or revoked ({code})" in text and "workspaces add" in text
     assert op_retries(instance, result.run_id) == 0 and slack.posts == []
-    workspace = ReportStore().workspaces()[0]
+    workspace = WorkspaceStore().list()[0]
     assert not workspace.healthy and workspace.last_error == code
     health = CliRunner().invoke(main, ["health", "--json"])
     assert health.exit_code == 1
@@ -396,9 +398,9 @@ def test_channel_errors_name_the_fix_and_a_fixed_channel_gets_one_message(
 
 def test_invalid_blocks_failure_carries_slacks_pointer(slack, instance, monkeypatch):
     # A formatter bug that our own validation missed: Slack is the last line of defence.
-    from report_pipelines import ops
+    from report_pipelines import pipeline
 
-    real = ops.build_report_message
+    real = pipeline.build_report_message
     bad_index = {}
 
     def broken(message):
@@ -406,8 +408,8 @@ def test_invalid_blocks_failure_carries_slacks_pointer(slack, instance, monkeypa
         bad_index["at"] = len(blocks)
         return [*blocks, {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}], text
 
-    monkeypatch.setattr(ops, "build_report_message", broken)
-    monkeypatch.setattr(ops, "validate_message", lambda blocks, text: [])
+    monkeypatch.setattr(pipeline, "build_report_message", broken)
+    monkeypatch.setattr(pipeline, "validate_message", lambda blocks, text: [])
     result = launch(instance)
     assert_failed_and_owner_told(
         instance, slack, result,
@@ -417,7 +419,7 @@ def test_invalid_blocks_failure_carries_slacks_pointer(slack, instance, monkeypa
     assert report_posts(slack) == [] and op_retries(instance, result.run_id) == 0
     # Nothing can have been posted: the claim is released, not left in doubt.
     store = ReportStore()
-    assert DeliveryLedger(store).get(store.get(SLUG).id, KEY, DESTINATION) is None
+    assert DeliveryLedger().get(DeliveryKey(store.get(SLUG).id, KEY, DESTINATION)) is None
 
 
 def test_invalid_blocks_error_keeps_every_pointer_slack_sends(slack):
@@ -658,7 +660,7 @@ def test_loading_definitions_from_a_store_that_cannot_be_opened_fails(store, mon
     from report_pipelines.definitions import ReportDefinitionsLoader
 
     monkeypatch.setenv("REPORT_STORE_URL", f"sqlite:///{tmp_path}")  # a directory, not a file
-    from report_pipelines.report_store import ReportStoreUnavailable
+    from report_pipelines.store import ReportStoreUnavailable
 
     with pytest.raises(ReportStoreUnavailable, match="unable to open database file") as raised:
         ReportDefinitionsLoader().fetch_state()  # what every code-location load calls first
@@ -680,8 +682,7 @@ def test_table_sensor_tick_fails_visibly_when_the_store_file_is_gone(
     sensor = build_report_table_sensor(store.job_shaping_rows())
     (home / "report_store.sqlite").unlink()
     # The next tick runs with fresh connections (a restarted daemon, a recycled pool).
-    monkeypatch.setattr(ReportStore, "_engines", {})
-    monkeypatch.setattr(ReportStore, "_schema_checked", set())
+    monkeypatch.setattr(Database, "_open", {})
     try:
         result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
     except Exception as err:  # the tick fails, and the daemon shows why
@@ -703,7 +704,7 @@ KILL_WORKER = textwrap.dedent(
     import dagster as dg
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-    from report_pipelines.report_store import DeliveryLedger
+    from report_pipelines.store import DeliveryLedger
     from report_pipelines.resources import SlackResource
 
     root, job_name, key, where = sys.argv[1:]
@@ -714,7 +715,7 @@ KILL_WORKER = textwrap.dedent(
     if where == "before_post":
         SlackResource.deliver = die
     elif where == "between_post_and_ledger":
-        DeliveryLedger.complete = die
+        DeliveryLedger._complete = die
     else:
         real = SlackResource.deliver
 
@@ -785,7 +786,7 @@ def test_worker_killed_between_slack_and_the_ledger_leaves_the_window_in_doubt(s
     run = killed_run(instance, slack, "between_post_and_ledger")
     assert len(report_posts(slack)) == 1  # Slack has the message; the ledger never heard
     store = ReportStore()
-    entry = DeliveryLedger(store).get(store.get(SLUG).id, KEY, DESTINATION)
+    entry = DeliveryLedger().get(DeliveryKey(store.get(SLUG).id, KEY, DESTINATION))
     assert entry.status == "sending" and entry.run_id == run.run_id
     again = reexecute(instance, run)
     assert_failed_and_owner_told(instance, slack, again, f"run {run.run_id} started posting", "never confirmed")

@@ -21,9 +21,8 @@ from report_pipelines.analysts.gemini import (
     GeminiAnalystResource,
     InvestigationError,
     analyst_from_env,
-    check_read_only,
-    is_sql,
 )
+from report_pipelines.sql import check_read_only, is_sql
 from report_pipelines.analysts.statistical import analyze as statistical_analyze
 from report_pipelines.analysts.types import Analysis
 from report_pipelines.models import Report, ReportWindow, ScheduleSpec
@@ -417,7 +416,7 @@ def test_prompt_shape_follows_audience_and_period():
 
 
 def test_exact_figures_are_in_the_prompt_as_the_message_shows_them():
-    from report_pipelines.slack.blocks import format_number
+    from report_pipelines.formatting import format_number
 
     analysis = exact()
     prompt = prompt_for(SMALL)

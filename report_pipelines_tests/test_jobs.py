@@ -9,12 +9,14 @@ import duckdb
 import pytest
 
 from report_pipelines.definitions import build_definitions
-from report_pipelines.models import load_report_text
+from report_pipelines.report_files import load_report_text
 from report_pipelines.names import TAG_OWNER, TAG_REPORT_ID, TAG_SLACK_CHANNEL, TAG_SLACK_TS
-from report_pipelines.slack.blocks import format_number, validate_message
+from report_pipelines.formatting import format_number
+from report_pipelines.slack.blocks import validate_message
 from report_pipelines.slack.delivery import clear_channel_cache
 from report_pipelines_tests.conftest import REPORTS
 from report_pipelines_tests.fakes.slack_api import FakeSlack
+from report_pipelines.store import WorkspaceStore
 
 TOKEN = "xoxb-1111-secret-token-value"
 KEY = "2026-11-25-09:00"  # Europe/London daily 09:00: the window [25 Nov 09:00, 26 Nov 09:00)
@@ -30,7 +32,7 @@ def slack(home):
 
 @pytest.fixture
 def store(home):
-    from report_pipelines.report_store import ReportStore
+    from report_pipelines.store import ReportStore, WorkspaceStore
 
     store = ReportStore()
     store.add(load_report_text((REPORTS / "valid.yaml").read_text()))
@@ -86,7 +88,7 @@ def test_preview_without_workspace(home, instance, store):
 
 def test_posts_once_to_resolved_channel_with_exact_figures(home, instance, store, slack, secret_key, monkeypatch):
     monkeypatch.setenv("SLACK_API_URL", slack.url)
-    store.add_workspace("T0001", "Acme", TOKEN)
+    WorkspaceStore().add("T0001", "Acme", TOKEN)
     result = run(store, instance=instance)
     assert result.success, result
     posts = slack.calls_to("chat.postMessage")
@@ -107,7 +109,7 @@ def test_posts_once_to_resolved_channel_with_exact_figures(home, instance, store
 
 def test_dm_to_a_user_id(home, instance, store, slack, secret_key, monkeypatch):
     monkeypatch.setenv("SLACK_API_URL", slack.url)
-    store.add_workspace("T0001", "Acme", TOKEN)
+    WorkspaceStore().add("T0001", "Acme", TOKEN)
     spec = load_report_text((REPORTS / "valid.yaml").read_text())
     spec.slack_config.notification_type = "dm"
     spec.slack_config.slack_user_id = "U0ALICE"
@@ -126,7 +128,7 @@ def failure_text(result) -> str:
 
 def test_private_channel_without_the_bot_fails_with_what_to_do(home, instance, store, slack, secret_key, monkeypatch):
     monkeypatch.setenv("SLACK_API_URL", slack.url)
-    store.add_workspace("T0001", "Acme", TOKEN)
+    WorkspaceStore().add("T0001", "Acme", TOKEN)
     spec = load_report_text((REPORTS / "valid.yaml").read_text())
     spec.slack_config.slack_channel = "C0PRIVATE"
     store.update("regional_revenue", spec)
@@ -138,7 +140,7 @@ def test_private_channel_without_the_bot_fails_with_what_to_do(home, instance, s
 
 def test_bad_sql_fails_loudly_and_posts_nothing(home, instance, store, slack, secret_key, monkeypatch):
     monkeypatch.setenv("SLACK_API_URL", slack.url)
-    store.add_workspace("T0001", "Acme", TOKEN)
+    WorkspaceStore().add("T0001", "Acme", TOKEN)
     spec = load_report_text((REPORTS / "valid.yaml").read_text())
     spec.query = "SELECT * FROM no_such_table WHERE day >= @window_start_date"
     store.update("regional_revenue", spec)

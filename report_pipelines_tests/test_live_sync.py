@@ -14,7 +14,7 @@ import yaml
 
 from report_pipelines.slack.delivery import clear_channel_cache
 from report_pipelines_tests.conftest import REPORTS
-from report_pipelines_tests.dagster_dev import Dev
+from report_pipelines_tests.dagster_dev import Dev, partition_status
 from report_pipelines_tests.fakes.slack_api import FakeSlack
 
 BIN = Path(sys.executable).parent
@@ -89,6 +89,16 @@ def test_live_sync_backfill_once_and_failure_notice(home, secret_key, tmp_path):
             again = cli(env, "backfill", "regional_revenue", "--from", "2026-11-21-09:00", "--to", "2026-11-21-09:00", "--timeout", "240")
             assert again.returncode == 0, again.stdout + again.stderr
             assert len(slack.calls_to("chat.postMessage")) == 5
+
+            # `report-pipelines run` with the webserver up queues a run of the loaded code location:
+            # the daemon runs it, and the job's Partitions tab counts it.
+            ran = cli(env, "run", "regional_revenue", "--partition", "2026-11-17-09:00")
+            assert ran.returncode == 0 and "succeeded" in ran.stdout, ran.stdout + ran.stderr
+            assert len(slack.calls_to("chat.postMessage")) == 6
+            for key in ("2026-11-17-09:00", "2026-11-18-09:00", "2026-11-20-09:00"):
+                assert partition_status(dev, "report_regional_revenue", key) == "SUCCESS", key
+            assert partition_status(dev, "report_regional_revenue", "2026-11-16-09:00") is None
+            assert "already delivered" in cli(env, "run", "regional_revenue", "--partition", "2026-11-17-09:00").stdout
 
             # 4. A schedule stopped in the UI drops out of next-runs.
             selector = {"repositoryLocationName": "report_pipelines", "repositoryName": "__repository__",

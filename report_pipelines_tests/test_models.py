@@ -7,12 +7,8 @@ import copy
 import pytest
 import yaml
 
-from report_pipelines.models import (
-    ReportValidationError,
-    load_report_text,
-    parse_report,
-    slugify,
-)
+from report_pipelines.models import ReportValidationError, slugify
+from report_pipelines.report_files import load_report_text, parse_report
 from report_pipelines_tests.conftest import REPORTS
 
 VALID = yaml.safe_load((REPORTS / "valid.yaml").read_text())

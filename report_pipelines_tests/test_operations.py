@@ -16,8 +16,9 @@ from report_pipelines.cli import main
 from report_pipelines.conditions import ConditionError, evaluate_send_if
 from report_pipelines.definitions import build_definitions, shared_resources
 from report_pipelines.maintenance import build_health_job, prune_runs, run_health_checks
-from report_pipelines.models import ReportSpec, SendIf, load_report_text
-from report_pipelines.report_store import ReportStore
+from report_pipelines.models import ReportSpec, SendIf
+from report_pipelines.report_files import load_report_text
+from report_pipelines.store import ReportStore, WorkspaceStore
 from report_pipelines.sensors import build_report_table_sensor, report_failure_notifier
 from report_pipelines.slack.delivery import clear_channel_cache
 from report_pipelines_tests.conftest import REPORTS
@@ -46,7 +47,7 @@ def slack(home, secret_key, monkeypatch, store):
     with FakeSlack(tokens={TOKEN: "T0001"}) as fake:
         fake.add_channel("C0OPS", "ops")
         monkeypatch.setenv("SLACK_API_URL", fake.url)
-        store.add_workspace("T0001", "Acme", TOKEN)
+        WorkspaceStore().add("T0001", "Acme", TOKEN)
         yield fake
 
 

@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from report_pipelines.definitions import build_definitions
-from report_pipelines.models import load_report_text
-from report_pipelines.report_store import DeliveryLedger, ReportStore
+from report_pipelines.report_files import load_report_text
+from report_pipelines.store import Database, DeliveryKey, DeliveryLedger, ReportStore, WorkspaceStore
 from report_pipelines.slack.delivery import clear_channel_cache
 from report_pipelines_tests.conftest import REPORTS
 from report_pipelines_tests.fakes.slack_api import FakeSlack
@@ -36,9 +36,7 @@ def fresh_postgres_database():
     try:
         yield f"{SERVER}/{name}"
     finally:
-        engine = ReportStore._engines.pop(f"{SERVER}/{name}", None)
-        if engine is not None:
-            engine.dispose()
+        Database.close(f"{SERVER}/{name}")
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
@@ -63,7 +61,7 @@ def test_report_on_postgres_instance_and_store(home, database, secret_key, monke
     clear_channel_cache()
     with FakeSlack(tokens={token: "T0001"}) as slack:
         monkeypatch.setenv("SLACK_API_URL", slack.url)
-        store.add_workspace("T0001", "Acme", token)
+        WorkspaceStore().add("T0001", "Acme", token)
         instance = dg.DagsterInstance.from_config(str(home))
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         job = build_definitions(store.job_shaping_rows()).resolve_job_def("report_regional_revenue")
@@ -74,7 +72,7 @@ def test_report_on_postgres_instance_and_store(home, database, secret_key, monke
         records = instance.get_run_records(dg.RunsFilter(job_name="report_regional_revenue"))
         assert len(records) == 2
         report = store.get("regional_revenue")
-        entry = DeliveryLedger(store).get(report.id, "2026-11-25-09:00", "T0001/channel/#sales")
+        entry = DeliveryLedger().get(DeliveryKey(report.id, "2026-11-25-09:00", "T0001/channel/#sales"))
         assert entry.status == "posted" and entry.ts == slack.posts[0]["ts"]
         with store.engine.connect() as conn:
             raw = conn.execute(sa.text("SELECT bot_token_encrypted FROM slack_workspaces")).scalar_one()

@@ -10,7 +10,7 @@ import pytest
 
 from report_pipelines.definitions import shared_resources
 from report_pipelines.jobs import ReportShape, build_report_job, build_report_schedule
-from report_pipelines.models import load_report_text
+from report_pipelines.report_files import load_report_text
 from report_pipelines.schedules import ticks_between, upcoming_runs
 
 LONDON = ZoneInfo("Europe/London")
@@ -90,7 +90,7 @@ def test_upcoming_runs_in_report_time_and_utc(home):
         "name: Weekly\nquery: SELECT 1\nuser_id: ops\n"
         'schedule: {frequency: weekly, day_of_week: monday, time: "08:30", timezone: America/New_York, start_date: "2026-01-01"}\n'
     )
-    from report_pipelines.report_store import ReportStore
+    from report_pipelines.store import ReportStore
 
     report = ReportStore().add(spec)
     now = dt.datetime(2026, 11, 27, 12, tzinfo=dt.timezone.utc)

@@ -18,8 +18,9 @@ import pytest
 import sqlalchemy as sa
 
 from report_pipelines.definitions import build_definitions
-from report_pipelines.models import ReportSpec, ReportWindow, load_report_text
-from report_pipelines.report_store import ReportStore
+from report_pipelines.models import ReportSpec, ReportWindow
+from report_pipelines.report_files import load_report_text
+from report_pipelines.store import ReportStore, WorkspaceStore
 from report_pipelines.sensors import report_failure_notifier
 from report_pipelines.slack.delivery import clear_channel_cache
 from report_pipelines.warehouses.bigquery import BigQueryWarehouse
@@ -156,7 +157,7 @@ def hostile_services(home, secret_key, monkeypatch, instance):
         monkeypatch.setenv("SLACK_API_URL", slack.url)
         monkeypatch.setenv("GOOGLE_API_KEY", gemini.api_key)
         monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", gemini.url)
-        ReportStore().add_workspace("T0001", "Acme", token)
+        WorkspaceStore().add("T0001", "Acme", token)
         yield slack, gemini
 
 

@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterator
 import pytest
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from report_pipelines.slack.previews import write_preview
 from report_pipelines.slack.delivery import (
     RetryAfterHandler,
     SlackDelivery,
     SlackDeliveryError,
     clear_channel_cache,
     make_client,
-    write_preview,
 )
 from report_pipelines_tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlack
 

@@ -15,16 +15,19 @@ import pytest
 from report_pipelines.analysts.statistical import analyze
 from report_pipelines.analysts.types import Analysis
 from report_pipelines.models import ReportWindow
+from report_pipelines.slack.chart import chart_png
 from report_pipelines.slack.attachments import (
     BACKTICK_STAND_IN,
-    chart_png,
     csv_bytes,
     sql_thread_text,
     thread_messages_for_overflow,
 )
 from report_pipelines.slack.blocks import MAX_SECTION_CHARS
 from report_pipelines.slack.delivery import SlackDelivery, SlackDeliveryError, clear_channel_cache
-from report_pipelines.slack.threads import post_thread_extras
+from report_pipelines.models import Report
+from report_pipelines.pipeline import ReportData, thread_extras
+from report_pipelines.slack.threads import Attachment, post_thread_extras
+from report_pipelines.warehouses.base import QueryResult
 from report_pipelines_tests.fakes.slack_api import FakeSlack
 # The Slack fixtures are shared with the delivery tests: same fake, same token, same client.
 from report_pipelines_tests.test_slack_delivery import (  # noqa: F401 - pytest fixtures
@@ -46,6 +49,18 @@ WINDOW = ReportWindow(
 CODE_BLOCK = re.compile(r"```\n(.*)\n```\Z", re.DOTALL)
 
 
+
+
+def _files(frame: pd.DataFrame, *, chart: bool, csv: bool, timezone: str = "UTC") -> list[Attachment]:
+    """The chart and CSV as the pipeline attaches them to a weekly_sales window."""
+    stem = "weekly_sales_2026-11-16-00-00"
+    files = []
+    if chart:
+        png = chart_png(frame, _analysis(frame), title="Weekly Sales", timezone=timezone)
+        files.append(Attachment("chart", f"{stem}.png", png, "Weekly Sales chart"))
+    if csv:
+        files.append(Attachment("csv", f"{stem}.csv", csv_bytes(frame), "Weekly Sales data"))
+    return files
 
 
 def _analysis(frame: pd.DataFrame) -> Analysis:
@@ -78,18 +93,8 @@ def test_chart_and_csv_are_uploaded_into_the_thread(
     notes = thread_messages_for_overflow("More insights", ["First <!channel> & co", "Second"])
 
     records = post_thread_extras(
-        delivery,
-        "C0SALES",
-        main.ts,
-        frame=frame,
-        analysis=_analysis(frame),
-        report_name="Weekly Sales",
-        timezone="Europe/London",
-        slug="weekly_sales",
-        partition_key="2026-11-16-00:00",
-        chart=True,
-        csv=True,
-        extra_texts=notes,
+        delivery, "C0SALES", main.ts, report_name="Weekly Sales", texts=notes,
+        files=_files(frame, chart=True, csv=True, timezone="Europe/London"),
     )
 
     replies = [post for post in slack.posts if post["thread_ts"] == main.ts]
@@ -128,10 +133,8 @@ def test_a_failed_extra_names_itself_and_what_was_already_posted(
 
     with pytest.raises(SlackDeliveryError) as caught:
         post_thread_extras(
-            delivery, "C0SALES", main.ts, frame=frame, analysis=_analysis(frame),
-            report_name="Weekly Sales", timezone="UTC", slug="weekly_sales",
-            partition_key="2026-11-16-00:00", chart=False, csv=True,
-            extra_texts=sql_thread_text(["SELECT 1"]),
+            delivery, "C0SALES", main.ts, report_name="Weekly Sales",
+            texts=sql_thread_text(["SELECT 1"]), files=_files(frame, chart=False, csv=True),
         )
 
     message = str(caught.value)
@@ -148,10 +151,8 @@ def test_an_oversized_extra_text_is_refused_before_anything_is_posted(
     frame = _sales()
     with pytest.raises(ValueError, match="over the 3000 limit"):
         post_thread_extras(
-            delivery, "C0SALES", "1700000000.000100", frame=frame, analysis=_analysis(frame),
-            report_name="Weekly Sales", timezone="UTC", slug="weekly_sales",
-            partition_key="2026-11-16-00:00", chart=True, csv=True,
-            extra_texts=["ok", "x" * (MAX_SECTION_CHARS + 1)],
+            delivery, "C0SALES", "1700000000.000100", report_name="Weekly Sales",
+            texts=["ok", "x" * (MAX_SECTION_CHARS + 1)], files=_files(frame, chart=True, csv=True),
         )
     assert slack.posts == [] and slack.files == []
 
@@ -166,12 +167,17 @@ def test_nothing_to_chart_gives_none_and_is_recorded_as_skipped(
     empty = frame.iloc[0:0]
     assert chart_png(empty, _analysis(empty), title="Totals", timezone="UTC") is None
 
-    records = post_thread_extras(
-        delivery, "C0SALES", "1700000000.000100", frame=frame, analysis=analysis,
-        report_name="Totals", timezone="UTC", slug="totals", partition_key="2026-11-16-00:00",
-        chart=True, csv=False, extra_texts=[],
-    )
-    assert records == [{"kind": "chart", "skipped": "no trend or category to chart"}]
+    report = Report.model_validate({
+        "id": 1, "name": "Totals", "query": "SELECT 1", "user_id": "alice",
+        "schedule": {"frequency": "daily", "timezone": "UTC"}, "attachments": {"chart": True},
+        "created_at": START, "updated_at": START,
+    })  # fmt: skip
+    result = QueryResult(frame=frame, truncated=False, row_cap=10, warehouse="test")
+    extras = thread_extras(ReportData(report=report, window=WINDOW, result=result), analysis)
+    assert not extras and extras.skipped == [{"kind": "chart", "skipped": "no trend or category to chart"}]
+    assert post_thread_extras(
+        delivery, "C0SALES", "1700000000.000100", report_name="Totals", texts=extras.texts, files=extras.files
+    ) == []
     assert slack.files == []
 
 

@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from report_pipelines.models import ReportWindow
-from report_pipelines.warehouses.base import WarehouseError, find_window_parameters
+from report_pipelines.sql import find_window_parameters
+from report_pipelines.warehouses.base import WarehouseError
 from report_pipelines.warehouses.sqlalchemy import SQLAlchemyWarehouse, to_bound_sql
 
 UTC = dt.timezone.utc

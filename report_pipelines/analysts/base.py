@@ -9,11 +9,24 @@ from report_pipelines.analysts.types import Analysis
 from report_pipelines.models import ReportWindow
 
 
+class InvestigationError(RuntimeError):
+    """A plain-language report could not be answered: no SQL from the model ran successfully."""
+
+
 class AnalystResource(dg.ConfigurableResource):
     """Writes the summary, insights and recommendations of one report window.
 
     Key-metric figures always come from exact computation over the data, whichever analyst runs.
+    Analysts that can answer a plain-language report with SQL (Gemini) set ``can_investigate``.
     """
+
+    @property
+    def can_investigate(self) -> bool:
+        return False
+
+    def investigate(self, question: str, **kwargs):
+        """Answer a plain-language report with read-only SQL; see the Gemini analyst."""
+        raise InvestigationError("this analyst cannot answer plain-language reports; set GOOGLE_API_KEY")
 
     def analyze(
         self,

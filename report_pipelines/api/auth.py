@@ -1,7 +1,8 @@
 """Bearer tokens for the REST API: HS256 JWTs signed with REPORT_PIPELINES_JWT_SECRET.
 
-The ``sub`` claim is the user id that owns reports; ``exp`` is required and enforced. Plain
-logic, no web framework: the ``report-pipelines token`` command mints with it too.
+The ``sub`` claim is the user id that owns reports; ``exp`` is required and enforced. Minting and
+checking are plain logic (``report-pipelines token`` mints with them too); :func:`current_user`
+is the FastAPI security dependency every ``/api`` route depends on.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import datetime as dt
 import os
 
 import jwt
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 ALGORITHM = "HS256"
 # RFC 7518 asks for an HMAC key at least as long as the hash: 256 bits for HS256.
@@ -64,3 +67,18 @@ def user_from_token(token: str, *, secret: str) -> str:
     if not isinstance(user, str) or not user.strip():
         raise InvalidToken
     return user
+
+
+# auto_error=False: a missing header gets the same answer as a bad token, from current_user.
+bearer = HTTPBearer(auto_error=False, description="A JWT from `report-pipelines token --user ID`.")
+
+
+def current_user(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
+    """The token's user; one 401 for a missing, malformed, forged or expired token (the
+    difference would only help someone probing)."""
+    try:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise InvalidToken
+        return user_from_token(credentials.credentials.strip(), secret=request.app.state.jwt_secret)
+    except InvalidToken:
+        raise HTTPException(401, "not authenticated", headers={"WWW-Authenticate": "Bearer"}) from None

@@ -8,19 +8,29 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, computed_field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, computed_field, field_validator, model_validator
 
 from report_pipelines.models import Report, ReportSpec, slugify
+from report_pipelines.report_files import without_derived_keys
+from report_pipelines.store.workspaces import check_bot_token
 from report_pipelines.names import CODE_LOCATION, job_name, schedule_name, webserver_url
 
 
 class ReportPayload(ReportSpec):
-    """A report as POSTed or PUT: the report file's keys; ``user_id`` defaults to the token's user."""
+    """A report as POSTed or PUT: the report file's keys; ``user_id`` defaults to the token's user.
+
+    The keys a GET adds (``id``, ``slug``, ``cron``, ``job_name`` ...) are accepted and ignored,
+    so a report read from the API can be changed and PUT back as it is."""
 
     user_id: str | None = Field(
         default=None, min_length=1, max_length=120,
         description="The owner; must be the token's user when given (left out, it is).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_derived_keys(cls, data):
+        return without_derived_keys(data)
 
 
 class ReportOut(Report):
@@ -65,6 +75,12 @@ class WorkspaceIn(BaseModel):
                          description="Slack team id, e.g. T0123ABCD.")
     team_name: str = Field(min_length=1, max_length=200)
     bot_token: SecretStr = Field(description="Bot User OAuth Token (xoxb-...); stored encrypted, never returned.")
+
+    @field_validator("bot_token")
+    @classmethod
+    def _check_bot_token(cls, value: SecretStr) -> SecretStr:
+        check_bot_token(value.get_secret_value())
+        return value
 
 
 class WorkspaceOut(BaseModel):

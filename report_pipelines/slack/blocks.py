@@ -3,42 +3,82 @@
 One pure function, :func:`build_report_message`, turns the query result and its
 :class:`~report_pipelines.analysts.types.Analysis` into ``(blocks, text)``. It holds Slack's
 limits whatever the data, and escapes every value taken from the data or the analyst's prose, so a
-cell reading ``<!channel>`` shows as text instead of paging a channel. :func:`validate_message`
-checks a finished payload against the same limits without knowing how it was built; delivery runs
-it before posting so a layout bug fails loudly here rather than as an opaque ``invalid_blocks``.
+cell reading ``<!channel>`` shows as text instead of paging a channel.
 
-No Dagster import and no I/O: the delivery op calls this and posts the result.
+The blocks are slack_sdk model objects, serialised with ``to_dict()`` into the plain dicts that
+are posted and stored as JSON. Serialising refuses a header over 150 characters, a section text
+over 3000, more than 10 fields and more than 10 context elements; it never sees the block count
+and lets through fields over 2000 characters, context texts over 3000 and empty texts, so the
+finished payload still goes through :func:`~report_pipelines.slack.limits.validate_message`
+(:mod:`report_pipelines.slack.limits` lists which check lives where). Every part is capped here
+before it is serialised, so a ``SlackObjectFormationError`` or a reported problem means a
+layout bug, not bad data.
+
+The limits and :func:`validate_message` are re-exported here for the modules that import them
+with the layout. No Dagster import and no I/O: the delivery op calls this and posts the result.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import numbers
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
 
 from report_pipelines.analysts.types import Analysis, CategoryTop, ColumnMetrics, Trend, TrendPoint
+from report_pipelines.formatting import ELLIPSIS, MISSING, clean, escape, fit, format_number, one_line
 from report_pipelines.models import ReportWindow
+from report_pipelines.slack.limits import (
+    MAX_BLOCK_ID_CHARS,
+    MAX_BLOCKS,
+    MAX_CONTEXT_ELEMENTS,
+    MAX_CONTEXT_TEXT_CHARS,
+    MAX_FALLBACK_CHARS,
+    MAX_FIELD_CHARS,
+    MAX_FIELDS,
+    MAX_HEADER_CHARS,
+    MAX_SECTION_CHARS,
+    validate_message,
+)
 
-MAX_BLOCKS = 50
-MAX_HEADER_CHARS = 150
-MAX_SECTION_CHARS = 3000
-MAX_FIELD_CHARS = 2000
-MAX_FIELDS = 10
-MAX_CONTEXT_ELEMENTS = 10
-# Slack caps any text object at 3000 characters; a context element is one.
-MAX_CONTEXT_TEXT_CHARS = 3000
-MAX_BLOCK_ID_CHARS = 255
-# Slack allows far longer notification text, but it is only a preview: past this nobody reads it.
-MAX_FALLBACK_CHARS = 3000
+__all__ = [
+    "MAX_BLOCKS",
+    "MAX_BLOCK_ID_CHARS",
+    "MAX_CATEGORY_COLUMNS",
+    "MAX_CATEGORY_VALUES",
+    "MAX_CONTEXT_ELEMENTS",
+    "MAX_CONTEXT_TEXT_CHARS",
+    "MAX_FALLBACK_CHARS",
+    "MAX_FIELDS",
+    "MAX_FIELD_CHARS",
+    "MAX_HEADER_CHARS",
+    "MAX_ITEM_CHARS",
+    "MAX_LABEL_CHARS",
+    "MAX_METRIC_SECTIONS",
+    "MAX_SECTION_CHARS",
+    "TABLE_CELL_CHARS",
+    "TABLE_MAX_COLUMNS",
+    "TABLE_MAX_ROWS",
+    "ReportMessage",
+    "build_report_message",
+    "bullets_overflow",
+    "validate_message",
+]
 
 TABLE_MAX_ROWS = 20
 TABLE_MAX_COLUMNS = 8
@@ -51,79 +91,6 @@ MAX_CATEGORY_VALUES = 5
 # A single bullet may not crowd the others out of the section.
 MAX_ITEM_CHARS = 600
 MAX_LABEL_CHARS = 80
-# Past this many digits a number is unreadable in chat, and Python refuses to print ints
-# beyond 4300 digits at all, so larger values switch to scientific notation.
-MAX_EXACT_DIGITS = 30
-# Floats carry about 15-16 significant digits: past 1e15 the integer digits would be noise.
-FLOAT_EXACT_LIMIT = 1e15
-
-ELLIPSIS = "…"
-MISSING = "—"
-
-_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_ESCAPE_TABLE = str.maketrans(_ESCAPES)
-_TEXT_TYPES = frozenset({"plain_text", "mrkdwn"})
-_TEXT_KEYS = {
-    "plain_text": frozenset({"type", "text", "emoji"}),
-    "mrkdwn": frozenset({"type", "text", "verbatim"}),
-}
-
-
-def escape(text: str) -> str:
-    """Escape ``&``, ``<`` and ``>`` the way Slack requires, so data cannot form links or pings."""
-    return text.translate(_ESCAPE_TABLE)
-
-
-def format_number(value: Any) -> str:
-    """Human figure for a metric: ``1234`` -> ``1,234``; ``Decimal("1234.50")`` -> ``1,234.50``.
-
-    Floats show two decimals (four significant digits below 1), integral floats show as ints,
-    ``None`` shows as a dash. Booleans and other non-numbers render as their text.
-    """
-    if value is None:
-        return MISSING
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, Decimal):
-        return _format_decimal(value)
-    if isinstance(value, numbers.Integral):
-        return _format_int(int(value))
-    if isinstance(value, numbers.Real):
-        return _format_float(float(value))
-    return str(value)
-
-
-def _format_int(value: int) -> str:
-    if abs(value) >= 10**MAX_EXACT_DIGITS:
-        return format(Decimal(value), ".4e")
-    return f"{value:,}"
-
-
-def _format_float(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "∞" if value > 0 else "-∞"
-    if abs(value) >= FLOAT_EXACT_LIMIT:
-        return f"{value:.4e}"
-    if value.is_integer():
-        return f"{int(value):,}"
-    if abs(value) < 1:
-        return f"{value:.4g}"
-    return f"{value:,.2f}"
-
-
-def _format_decimal(value: Decimal) -> str:
-    if value.is_nan():
-        return "NaN"
-    if value.is_infinite():
-        return "∞" if value > 0 else "-∞"
-    _, digits, exponent = value.as_tuple()
-    integer_digits = max(len(digits) + exponent, 1)
-    fraction_digits = max(-exponent, 0)
-    if integer_digits + fraction_digits > MAX_EXACT_DIGITS:
-        return format(value, ".4e")
-    return format(value, ",f")
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,18 +128,19 @@ def build_report_message(message: ReportMessage) -> tuple[list[dict], str]:
     """
     zone = ZoneInfo(message.window.timezone)
     analysis = message.analysis
-    blocks: list[dict] = [
-        {"type": "header", "text": _plain(_fit(f"📊 {_one_line(message.name)}", MAX_HEADER_CHARS))},
+    header = fit(f"📊 {one_line(message.name)}", MAX_HEADER_CHARS)
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=header, emoji=True)),
         _context(
             f"🗓 {escape(message.window.describe())} · Run {_local_time(message.run_time, zone)}"
         ),
     ]
-    description = _clean(message.description).strip()
+    description = clean(message.description).strip()
     if description:
-        blocks.append(_section(_fit(description, MAX_SECTION_CHARS)))
-    blocks.append({"type": "divider"})
+        blocks.append(_section(fit(description, MAX_SECTION_CHARS)))
+    blocks.append(DividerBlock())
 
-    summary = _clean(analysis.summary).strip()
+    summary = clean(analysis.summary).strip()
     if summary:
         blocks.append(_section(_titled("Summary", summary)))
     blocks.extend(_metric_blocks(message))
@@ -194,20 +162,20 @@ def build_report_message(message: ReportMessage) -> tuple[list[dict], str]:
     notes = _bullets(analysis.notes, limit=MAX_CONTEXT_TEXT_CHARS, marker="")
     if notes:
         blocks.append(_context(notes))
-    blocks.append({"type": "divider"})
+    blocks.append(DividerBlock())
     blocks.append(_footer(message, zone))
-    return blocks, _fallback_text(message)
+    return [block.to_dict() for block in blocks], _fallback_text(message)
 
 
 def _fallback_text(message: ReportMessage) -> str:
-    text = f"📊 {_one_line(message.name)} — {message.window.describe()}"
-    summary = _one_line(message.analysis.summary)
+    text = f"📊 {one_line(message.name)} — {message.window.describe()}"
+    summary = one_line(message.analysis.summary)
     if summary:
         text += f": {summary}"
-    return _fit(text, MAX_FALLBACK_CHARS)
+    return fit(text, MAX_FALLBACK_CHARS)
 
 
-def _metric_blocks(message: ReportMessage) -> list[dict]:
+def _metric_blocks(message: ReportMessage) -> list[Block]:
     rows = format_number(message.total_rows)
     if message.truncated:
         rows += f" (truncated at {format_number(message.total_rows)})"
@@ -216,13 +184,13 @@ def _metric_blocks(message: ReportMessage) -> list[dict]:
     metrics = message.analysis.metrics
     fields.extend(_metric_field(metric) for metric in metrics[:capacity])
 
-    blocks: list[dict] = []
-    for start in range(0, len(fields), MAX_FIELDS):
-        block: dict = {"type": "section"}
-        if start == 0:
-            block["text"] = _mrkdwn("*Key Metrics*")
-        block["fields"] = [_mrkdwn(field) for field in fields[start : start + MAX_FIELDS]]
-        blocks.append(block)
+    blocks: list[Block] = [
+        SectionBlock(
+            text=_mrkdwn("*Key Metrics*") if start == 0 else None,
+            fields=[_mrkdwn(field) for field in fields[start : start + MAX_FIELDS]],
+        )
+        for start in range(0, len(fields), MAX_FIELDS)
+    ]
     hidden = len(metrics) - capacity
     if hidden > 0:
         noun = "column" if hidden == 1 else "columns"
@@ -257,7 +225,7 @@ def _categories_text(categories: Sequence[CategoryTop]) -> str:
 
 def _trend_text(trend: Trend, zone: ZoneInfo) -> str:
     def point(p: TrendPoint) -> str:
-        return f"{_figure(p.value)} ({_fit(_moment(p.when, zone), MAX_LABEL_CHARS)})"
+        return f"{_figure(p.value)} ({fit(_moment(p.when, zone), MAX_LABEL_CHARS)})"
 
     sentence = (
         f"*Trend*\n{_label(trend.measure)} by {_label(trend.time_column)}: "
@@ -296,7 +264,7 @@ def _change_text(trend: Trend) -> str:
     return text
 
 
-def _table_blocks(frame: pd.DataFrame, total_rows: int, zone: ZoneInfo) -> list[dict]:
+def _table_blocks(frame: pd.DataFrame, total_rows: int, zone: ZoneInfo) -> list[Block]:
     if frame.shape[1] == 0 or frame.shape[0] == 0:
         return [_section("_No rows returned for this window._")]
     shown = frame.iloc[:TABLE_MAX_ROWS, :TABLE_MAX_COLUMNS]
@@ -327,7 +295,7 @@ def _table_blocks(frame: pd.DataFrame, total_rows: int, zone: ZoneInfo) -> list[
         lines.append(rendered)
         size += 1 + len(rendered)
         rows_shown += 1
-    blocks = [_section(opening + "\n".join(lines) + closing)]
+    blocks: list[Block] = [_section(opening + "\n".join(lines) + closing)]
 
     total = max(total_rows, len(frame))
     notes = []
@@ -349,13 +317,13 @@ def _cell(value: Any, zone: ZoneInfo) -> str:
     else:
         text = format_number(value)
     # A backtick in the data would close the code block and let the rest render as mrkdwn.
-    text = _one_line(text).replace("`", "'")
+    text = one_line(text).replace("`", "'")
     if len(text) > TABLE_CELL_CHARS:
         text = text[: TABLE_CELL_CHARS - 1].rstrip() + ELLIPSIS
     return text
 
 
-def _footer(message: ReportMessage, zone: ZoneInfo) -> dict:
+def _footer(message: ReportMessage, zone: ZoneInfo) -> ContextBlock:
     generated = (
         f"Generated {_local_time(message.generated_at, zone)} by {_label(message.analysis.analyst)}"
     )
@@ -365,14 +333,14 @@ def _footer(message: ReportMessage, zone: ZoneInfo) -> dict:
         # A URL cannot be shortened without breaking it; an absurdly long one is left out.
         if len(link) <= MAX_CONTEXT_TEXT_CHARS:
             elements.append(link)
-    return {"type": "context", "elements": [_mrkdwn(e) for e in elements]}
+    return _context(*elements)
 
 
 def _safe_url(url: str) -> str:
     # `|` would end the URL inside Slack's <url|label> syntax and `>` the whole link; percent-
     # encoding them (and whitespace) keeps the address intact, then `&` is entity-escaped as
     # Slack asks for inside links.
-    encoded = quote(_clean(url).strip(), safe=":/?#[]@!$&'()*+,;=%~")
+    encoded = quote(clean(url).strip(), safe=":/?#[]@!$&'()*+,;=%~")
     return escape(encoded)
 
 
@@ -388,12 +356,12 @@ def _bullets(
 
     ``preformatted`` lines are already escaped and bounded; others are data and get both here.
     """
-    kept = [item for item in items if _clean(item).strip()]
+    kept = [item for item in items if clean(item).strip()]
     if not kept:
         return ""
     text = title
     for shown, item in enumerate(kept):
-        body = item if preformatted else _fit(_one_line(item), MAX_ITEM_CHARS)
+        body = item if preformatted else fit(one_line(item), MAX_ITEM_CHARS)
         candidate = f"{text}\n{marker}{body}" if text else f"{marker}{body}"
         # Keep room for the "and N more" line that follows if later items do not fit, so
         # adding it can never push the text over the limit.
@@ -410,10 +378,10 @@ def bullets_overflow(items: Iterable[Any], *, title: str) -> list[str]:
 
     Delivery posts them into the message's thread, so no insight is silently dropped.
     """
-    kept = [str(item) for item in items if _clean(item).strip()]
+    kept = [str(item) for item in items if clean(item).strip()]
     text = f"*{title}*"
     for shown, item in enumerate(kept):
-        body = _fit(_one_line(item), MAX_ITEM_CHARS)
+        body = fit(one_line(item), MAX_ITEM_CHARS)
         candidate = f"{text}\n• {body}"
         left_after = len(kept) - shown - 1
         if len(candidate) + (len(_more_line(left_after)) if left_after else 0) > MAX_SECTION_CHARS:
@@ -423,7 +391,7 @@ def bullets_overflow(items: Iterable[Any], *, title: str) -> list[str]:
 
 
 def _is_cut(item: str) -> bool:
-    return _fit(_one_line(item), MAX_ITEM_CHARS).endswith(ELLIPSIS) and not item.rstrip().endswith(ELLIPSIS)
+    return fit(one_line(item), MAX_ITEM_CHARS).endswith(ELLIPSIS) and not item.rstrip().endswith(ELLIPSIS)
 
 
 def _more_line(count: int) -> str:
@@ -432,51 +400,17 @@ def _more_line(count: int) -> str:
 
 def _titled(title: str, body: str) -> str:
     heading = f"*{title}*\n"
-    return heading + _fit(body, MAX_SECTION_CHARS - len(heading))
-
-
-def _fit(text: str, limit: int) -> str:
-    """Escape ``text`` and cut it so the *escaped* result has at most ``limit`` characters.
-
-    The raw text is cut, never the escaped one, so an entity such as ``&amp;`` is kept whole.
-    """
-    text = _clean(text)
-    escaped = escape(text)
-    if len(escaped) <= limit:
-        return escaped
-    budget = limit - len(ELLIPSIS)
-    used = 0
-    end = 0
-    for end, char in enumerate(text):
-        size = len(_ESCAPES.get(char, char))
-        if used + size > budget:
-            break
-        used += size
-    return escape(text[:end].rstrip()) + ELLIPSIS
-
-
-def _clean(value: Any) -> str:
-    text = value if isinstance(value, str) else str(value)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        # Lone surrogates (from badly decoded data) cannot be sent as UTF-8 JSON.
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text
-
-
-def _one_line(value: Any) -> str:
-    return " ".join(_clean(value).split())
+    return heading + fit(body, MAX_SECTION_CHARS - len(heading))
 
 
 def _label(value: Any) -> str:
     """A column name or category value: escaped, one line, bounded, never blank."""
-    return _fit(_one_line(value), MAX_LABEL_CHARS) or "(blank)"
+    return fit(one_line(value), MAX_LABEL_CHARS) or "(blank)"
 
 
 def _figure(value: Any) -> str:
     # Bounded like a label: a "number" from data may turn out to be arbitrary text.
-    return _fit(_one_line(format_number(value)), MAX_LABEL_CHARS)
+    return fit(one_line(format_number(value)), MAX_LABEL_CHARS)
 
 
 def _is_missing(value: Any) -> bool:
@@ -494,7 +428,7 @@ def _moment(value: Any, zone: ZoneInfo) -> str:
     if _is_missing(value):
         return MISSING
     if not isinstance(value, dt.datetime):
-        return value.isoformat() if isinstance(value, dt.date) else _one_line(value)
+        return value.isoformat() if isinstance(value, dt.date) else one_line(value)
     if value.utcoffset() is not None:
         try:
             value = value.astimezone(zone)
@@ -513,125 +447,13 @@ def _local_time(moment: dt.datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def _plain(text: str) -> dict:
-    return {"type": "plain_text", "text": text, "emoji": True}
+def _mrkdwn(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=text)
 
 
-def _mrkdwn(text: str) -> dict:
-    return {"type": "mrkdwn", "text": text}
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=_mrkdwn(text))
 
 
-def _section(text: str) -> dict:
-    return {"type": "section", "text": _mrkdwn(text)}
-
-
-def _context(text: str) -> dict:
-    return {"type": "context", "elements": [_mrkdwn(text)]}
-
-
-def validate_message(blocks: list[dict], text: str) -> list[str]:
-    """Every way ``(blocks, text)`` breaks Slack's limits, one line each; empty when valid.
-
-    Checks the finished payload only, so it catches mistakes in whatever built it. Block types
-    other than header, section, context and divider are reported: we do not render them, and a
-    check that passes what it cannot inspect would give false comfort.
-    """
-    problems: list[str] = []
-    if not isinstance(text, str) or not text.strip():
-        problems.append("text: the fallback text is empty")
-    elif len(text) > MAX_FALLBACK_CHARS:
-        problems.append(f"text: {len(text)} characters, over the {MAX_FALLBACK_CHARS} limit")
-
-    if not isinstance(blocks, list):
-        return [*problems, "blocks: must be a list"]
-    if len(blocks) > MAX_BLOCKS:
-        problems.append(f"blocks: {len(blocks)} blocks, over the {MAX_BLOCKS} limit")
-    for index, block in enumerate(blocks):
-        where = f"blocks[{index}]"
-        if not isinstance(block, dict):
-            problems.append(f"{where}: not an object")
-            continue
-        kind = block.get("type")
-        check = _BLOCK_CHECKS.get(kind)
-        if check is None:
-            problems.append(f"{where}: unknown block type {kind!r}")
-            continue
-        where = f"{where} ({kind})"
-        block_id = block.get("block_id")
-        too_long = isinstance(block_id, str) and len(block_id) > MAX_BLOCK_ID_CHARS
-        if block_id is not None and (not isinstance(block_id, str) or too_long):
-            problems.append(f"{where}.block_id: must be a string of at most {MAX_BLOCK_ID_CHARS}")
-        problems.extend(check(where, block))
-    return problems
-
-
-def _check_header(where: str, block: dict) -> list[str]:
-    return _check_text(f"{where}.text", block.get("text"), MAX_HEADER_CHARS, {"plain_text"})
-
-
-def _check_section(where: str, block: dict) -> list[str]:
-    text, fields = block.get("text"), block.get("fields")
-    if text is None and fields is None:
-        return [f"{where}: needs text or fields"]
-    problems = []
-    if text is not None:
-        problems += _check_text(f"{where}.text", text, MAX_SECTION_CHARS, _TEXT_TYPES)
-    if fields is not None:
-        if not isinstance(fields, list) or not fields:
-            return [*problems, f"{where}.fields: must be a non-empty list"]
-        if len(fields) > MAX_FIELDS:
-            problems.append(f"{where}.fields: {len(fields)} fields, over the {MAX_FIELDS} limit")
-        for i, field in enumerate(fields):
-            problems += _check_text(f"{where}.fields[{i}]", field, MAX_FIELD_CHARS, _TEXT_TYPES)
-    return problems
-
-
-def _check_context(where: str, block: dict) -> list[str]:
-    elements = block.get("elements")
-    if not isinstance(elements, list) or not elements:
-        return [f"{where}.elements: must be a non-empty list"]
-    problems = []
-    if len(elements) > MAX_CONTEXT_ELEMENTS:
-        problems.append(
-            f"{where}.elements: {len(elements)} elements, over the {MAX_CONTEXT_ELEMENTS} limit"
-        )
-    for i, element in enumerate(elements):
-        path = f"{where}.elements[{i}]"
-        if isinstance(element, dict) and element.get("type") == "image":
-            keys = ("image_url", "alt_text")
-            if not all(isinstance(element.get(k), str) and element[k] for k in keys):
-                problems.append(f"{path}: an image needs image_url and alt_text")
-        else:
-            problems += _check_text(path, element, MAX_CONTEXT_TEXT_CHARS, _TEXT_TYPES)
-    return problems
-
-
-def _check_divider(where: str, block: dict) -> list[str]:
-    extra = set(block) - {"type", "block_id"}
-    return [f"{where}: unexpected keys {sorted(extra)}"] if extra else []
-
-
-def _check_text(where: str, obj: Any, limit: int, types: Iterable[str]) -> list[str]:
-    if not isinstance(obj, dict):
-        return [f"{where}: must be a text object"]
-    kind = obj.get("type")
-    if kind not in types:
-        return [f"{where}: type {kind!r} is not allowed here (use {' or '.join(sorted(types))})"]
-    problems = []
-    extra = set(obj) - _TEXT_KEYS[kind]
-    if extra:
-        problems.append(f"{where}: unexpected keys {sorted(extra)}")
-    value = obj.get("text")
-    if not isinstance(value, str) or not value.strip():
-        problems.append(f"{where}: text is empty")
-    elif len(value) > limit:
-        problems.append(f"{where}: text is {len(value)} characters, over the {limit} limit")
-    return problems
-
-
-_BLOCK_CHECKS: dict[Any, Callable[[str, dict], list[str]]] = {
-    "header": _check_header,
-    "section": _check_section,
-    "context": _check_context,
-    "divider": _check_divider,
-}
+def _context(*texts: str) -> ContextBlock:
+    return ContextBlock(elements=[_mrkdwn(text) for text in texts])

@@ -3,6 +3,11 @@
 Slack's failures are mapped here, at the boundary, into :class:`SlackDeliveryError` whose message
 says what to do ("invite the bot to #sales"). No Dagster import: ops wrap this module.
 
+dagster-slack is not used: its ``SlackResource`` takes the bot token as resource config (one token
+per code location, shown to run config) and builds a bare ``WebClient(token)`` with no base URL and
+no retry handlers. Our tokens are per workspace, stored encrypted and read in the run, and every
+client needs ``SLACK_API_URL`` and the retry policy below, so ``make_client`` builds the client.
+
     delivery = SlackDelivery(token=bot_token, team_id="T0123")
     channel_id = delivery.resolve_channel("#sales")
     posted = delivery.post_message(channel_id, blocks, text)
@@ -11,17 +16,14 @@ says what to do ("invite the bot to #sales"). No Dagster import: ops wrap this m
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import random
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from slack_sdk import WebClient
@@ -396,30 +398,3 @@ def _warnings(response: SlackResponse) -> list[str]:
     found = [w for w in str(response.get("warning") or "").split(",") if w]
     found += (response.get("response_metadata") or {}).get("warnings") or []
     return list(dict.fromkeys(found))
-
-
-def write_preview(folder: Path, slug: str, partition_key: str, payload: dict[str, Any]) -> Path:
-    """Write the message a run would post to ``folder/<slug>/<partition>.json`` and return the path.
-
-    The file is written beside its target and renamed into place, so a reader (the UI, a second
-    run of the same partition) never sees half a file.
-    """
-    for part in (slug, partition_key):
-        if not part or "/" in part or "\\" in part or part in (".", ".."):
-            raise ValueError(f"{part!r} cannot be used as a preview file name")
-    directory = Path(folder) / slug
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{partition_key.replace(':', '-')}.json"
-    # mkstemp creates the file readable by its owner only; previews carry query results.
-    descriptor, temp_name = tempfile.mkstemp(
-        dir=directory, prefix=f".{target.stem}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return target

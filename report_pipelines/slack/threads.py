@@ -1,35 +1,39 @@
 """Thread replies under a posted report: long texts, the chart PNG and the full CSV.
 
-No Dagster import: the delivery op calls :func:`post_thread_extras` after the main message is
-posted and turns the returned records into run metadata.
+No Dagster import: the delivery resource calls :func:`post_thread_extras` after the main message
+is posted and turns the returned records into run metadata.
 
     posted = delivery.post_message(channel_id, blocks, text)
-    extras = post_thread_extras(
-        delivery, channel_id, posted.ts, frame=frame, analysis=analysis,
-        report_name="Weekly Sales", timezone="Europe/London", slug="weekly_sales",
-        partition_key="2026-11-16-09:00", chart=True, csv=True,
-        extra_texts=sql_thread_text([sql]),
+    records = post_thread_extras(
+        delivery, channel_id, posted.ts, report_name="Weekly Sales",
+        texts=sql_thread_text([sql]), files=[Attachment("csv", "weekly.csv", data, "Weekly data")],
     )
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
-from report_pipelines.analysts.types import Analysis
-from report_pipelines.slack.attachments import chart_png, csv_bytes
-from report_pipelines.slack.blocks import ELLIPSIS, escape, validate_message
+from report_pipelines.formatting import ELLIPSIS, escape
+from report_pipelines.slack.blocks import validate_message
 from report_pipelines.slack.delivery import SlackDelivery, SlackDeliveryError
 
 # The notification preview of a thread reply; the section holds the full text.
 MAX_SUMMARY_CHARS = 150
-_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 _MRKDWN_MARKS = str.maketrans("", "", "*_~`")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file for a message's thread: the chart PNG or the full CSV."""
+
+    kind: str
+    filename: str
+    content: bytes
+    title: str
 
 
 def post_thread_extras(
@@ -37,48 +41,27 @@ def post_thread_extras(
     channel_id: str,
     thread_ts: str,
     *,
-    frame: pd.DataFrame,
-    analysis: Analysis,
     report_name: str,
-    timezone: str,
-    slug: str,
-    partition_key: str,
-    chart: bool,
-    csv: bool,
-    extra_texts: Sequence[str],
+    texts: Sequence[str],
+    files: Sequence[Attachment],
 ) -> list[dict[str, Any]]:
-    """Post ``extra_texts``, then the chart, then the CSV into the thread of ``thread_ts``.
+    """Post ``texts``, then ``files``, into the thread of ``thread_ts``.
 
     The main report message is already in the channel when this runs, so a failure here cannot
     take it back: every reply is rendered and checked before the first one is posted, and a Slack
     failure raises :class:`SlackDeliveryError` naming the extra that failed and what was already
-    posted in the thread. The caller decides whether that fails the run; re-running would post
-    the main message again.
+    posted in the thread. The caller decides whether that fails the run.
 
-    Each ``extra_texts`` item is escaped mrkdwn of at most 3,000 characters (as made by
+    Each ``texts`` item is escaped mrkdwn of at most 3,000 characters (as made by
     :func:`~report_pipelines.slack.attachments.sql_thread_text` and
     :func:`~report_pipelines.slack.attachments.thread_messages_for_overflow`); a ``ValueError``
-    is raised before anything is posted when one is not. Files are named
-    ``<slug>_<partition_key>.png`` / ``.csv`` with ``:`` (and anything else unsafe in a file
-    name) turned into ``-``.
+    is raised before anything is posted when one is not.
 
     Returns one record per extra for run metadata: ``kind`` ("text", "chart" or "csv"), the reply
-    ``ts`` or the ``file_id`` and ``filename``, and ``bytes``. A chart with nothing to draw (no
-    trend and no category) is recorded with ``skipped`` instead.
+    ``ts`` or the ``file_id`` and ``filename``, and ``bytes``.
     """
-    replies = [_text_reply(text, report_name) for text in extra_texts]
-    stem = _UNSAFE_FILENAME.sub("-", f"{slug}_{partition_key}")
-    files: list[tuple[str, str, bytes, str]] = []
+    replies = [_text_reply(text, report_name) for text in texts]
     records: list[dict[str, Any]] = []
-    if chart:
-        png = chart_png(frame, analysis, title=report_name, timezone=timezone)
-        if png is None:
-            records.append({"kind": "chart", "skipped": "no trend or category to chart"})
-        else:
-            files.append(("chart", f"{stem}.png", png, f"{report_name} chart"))
-    if csv:
-        files.append(("csv", f"{stem}.csv", csv_bytes(frame), f"{report_name} data"))
-
     posted: list[str] = []
     for number, (blocks, summary) in enumerate(replies, start=1):
         label = f"thread text {number} of {len(replies)}"
@@ -93,14 +76,14 @@ def post_thread_extras(
             record["warnings"] = reply.warnings
         records.append(record)
         posted.append(label)
-    for kind, filename, content, title in files:
-        label = f"{kind} {filename}"
+    for item in files:
+        label = f"{item.kind} {item.filename}"
         with _naming(label, thread_ts, posted):
             file_id = client.upload_file(
-                channel_id, filename, content, thread_ts=thread_ts, title=title
+                channel_id, item.filename, item.content, thread_ts=thread_ts, title=item.title
             )
         records.append(
-            {"kind": kind, "file_id": file_id, "filename": filename, "bytes": len(content)}
+            {"kind": item.kind, "file_id": file_id, "filename": item.filename, "bytes": len(item.content)}
         )
         posted.append(label)
     return records

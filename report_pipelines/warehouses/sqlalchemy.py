@@ -11,15 +11,9 @@ from pydantic import Field
 from sqlalchemy.engine import make_url
 
 from report_pipelines.models import ReportWindow
-from report_pipelines.report_store import default_home
-from report_pipelines.warehouses.base import (
-    QueryResult,
-    WarehouseError,
-    WarehouseResource,
-    PARAMETER_PATTERN,
-    find_window_parameters,
-    split_sql,
-)
+from report_pipelines.names import default_home
+from report_pipelines.sql import PARAMETER_PATTERN, find_window_parameters, split_sql
+from report_pipelines.warehouses.base import QueryResult, WarehouseError, WarehouseResource
 
 
 def demo_warehouse_path() -> str:

@@ -1,0 +1,83 @@
+"""Health checks of every component a report needs: the report store, Dagster's storage and
+daemon, the warehouse, each active Slack workspace, and the analyst. Shared by the ``health``
+job, ``report-pipelines health`` and ``GET /api/health``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dagster as dg
+
+from report_pipelines.slack.delivery import SlackDelivery
+from report_pipelines.store import ReportStore, WorkspaceStore
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    component: str
+    ok: bool
+    detail: str
+
+
+def _check(component: str, probe: Callable[[], str]) -> CheckResult:
+    try:
+        return CheckResult(component, True, probe())
+    except Exception as err:  # noqa: BLE001 - a health check reports every failure as unhealthy
+        return CheckResult(component, False, f"{type(err).__name__}: {err}")
+
+
+def run_health_checks(
+    instance: dg.DagsterInstance,
+    *,
+    warehouse,
+    analyst,
+    store: ReportStore | None = None,
+    check_daemon: bool = True,
+) -> list[CheckResult]:
+    """Every component a report needs, each reported on its own line."""
+    store = store or ReportStore()
+    workspaces = WorkspaceStore(store.url)
+    results = [
+        _check("report_store", lambda: _store_probe(store)),
+        _check("dagster_storage", lambda: _storage_probe(instance)),
+    ]
+    if check_daemon:
+        results.append(_check("dagster_daemon", lambda: _daemon_probe(instance)))
+    results.append(_check("warehouse", warehouse.check))
+    active = _check("slack_workspaces", lambda: f"{len(workspaces.list(active_only=True))} active")
+    results.append(active)
+    if active.ok:
+        for workspace in workspaces.list(active_only=True):
+            def probe(team_id=workspace.team_id) -> str:
+                info = SlackDelivery(token=workspaces.token(team_id), team_id=team_id).auth_test()
+                return f"auth.test ok for {info.get('team')} as {info.get('user_id')}"
+
+            results.append(_check(f"slack:{workspace.team_id}", probe))
+    if hasattr(analyst, "check"):
+        results.append(_check("analyst", analyst.check))
+    return results
+
+
+def _store_probe(store: ReportStore) -> str:
+    if not store.tables_exist():
+        raise RuntimeError("the report tables do not exist; run `report-pipelines init`")
+    return f"{len(store.job_shaping_rows())} reports"
+
+
+def _storage_probe(instance: dg.DagsterInstance) -> str:
+    instance.get_run_records(limit=1)
+    return f"{type(instance.run_storage).__name__} answered"
+
+
+def _daemon_probe(instance: dg.DagsterInstance) -> str:
+    statuses = instance.get_daemon_statuses()
+    unhealthy = sorted(name for name, status in statuses.items() if not status.healthy)
+    if unhealthy:
+        raise RuntimeError(
+            f"no recent heartbeat from {', '.join(unhealthy)}; start `dagster-daemon run` "
+            "(or `dagster dev`) with this DAGSTER_HOME"
+        )
+    return f"{len(statuses)} daemons heartbeating"
+
+

@@ -1,0 +1,125 @@
+"""Reports: what creating, changing, showing and deleting one means, whoever asks.
+
+``owner`` restricts an operation to one user's reports (the REST API); ``None`` means every
+report (the CLI, run by whoever administers the deployment). Another user's report is "not
+found", exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from report_pipelines.models import Report, ReportSpec, ReportValidationError
+from report_pipelines.report_files import load_report_text
+from report_pipelines.names import job_name
+from report_pipelines.store import ReportNameTaken, ReportNotFound, ReportStore
+
+# Ids are SQL INTEGERs: a larger number cannot name a report, and PostgreSQL would refuse it.
+MAX_REPORT_ID = 2**31 - 1
+
+
+class NameTaken(ReportValidationError):
+    """The name (and so the Dagster job) belongs to another report; ``own`` says whose."""
+
+    def __init__(self, message: str, *, own: bool):
+        super().__init__(message)
+        self.own = own
+
+
+def parse_ref(ref: str | int) -> int | str:
+    """A report reference: its numeric id (ASCII digits only: ``"²".isdigit()`` is true) or slug."""
+    if isinstance(ref, int):
+        return ref
+    return int(ref) if ref.isascii() and ref.isdigit() else ref
+
+
+def get_report(ref: str | int, owner: str | None = None, *, store: ReportStore | None = None) -> Report:
+    store = store or ReportStore()
+    parsed = parse_ref(ref)
+    not_found = ReportNotFound(
+        f"no report {str(ref)!r} among yours" if owner is not None
+        else f"no report {str(ref)!r}; `report-pipelines reports list` shows them"
+    )
+    if isinstance(parsed, int) and parsed > MAX_REPORT_ID:
+        raise not_found
+    try:
+        report = store.get(parsed)
+    except ReportNotFound:
+        raise not_found from None
+    if owner is not None and report.user_id != owner:
+        raise not_found
+    return report
+
+
+def list_reports(owner: str | None = None, *, enabled_only: bool = False) -> list[Report]:
+    return ReportStore().list(enabled_only=enabled_only, user_id=owner)
+
+
+def _writing(store: ReportStore, owner: str | None, write):
+    try:
+        return write()
+    except ReportNameTaken as err:
+        own = owner is None or store.get(err.clash_id).user_id == owner
+        raise NameTaken(str(err) if own else "name: this name is taken by another report; choose another name", own=own) from None
+
+
+def create_report(spec: ReportSpec, owner: str | None = None) -> Report:
+    store = ReportStore()
+    return _writing(store, owner, lambda: store.add(spec))
+
+
+def update_report(ref: str | int, spec: ReportSpec, owner: str | None = None) -> Report:
+    store = ReportStore()
+    current = get_report(ref, owner, store=store)
+    return _writing(store, owner, lambda: store.update(current.slug, spec))
+
+
+def set_enabled(ref: str | int, enabled: bool, owner: str | None = None) -> Report:
+    store = ReportStore()
+    return store.set_enabled(get_report(ref, owner, store=store).slug, enabled)
+
+
+def delete_report(ref: str | int, owner: str | None = None) -> Report:
+    store = ReportStore()
+    return store.delete(get_report(ref, owner, store=store).slug)
+
+
+def read_report_file(path: str, stdin_text: str | None = None) -> ReportSpec:
+    """A report file (YAML or JSON; ``-`` is standard input), validated."""
+    try:
+        text = stdin_text if path == "-" else Path(path).read_text()
+    except OSError as err:
+        raise ReportValidationError(f"cannot read {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ReportValidationError(f"cannot read {path}: it is not UTF-8 text; save it as UTF-8") from None
+    return load_report_text(text or "", source=path)
+
+
+def report_document(report: Report) -> dict:
+    """The report as its file: exactly the keys ``reports add`` / ``update`` take, so the output of
+    ``reports show --yaml`` can be edited and fed back unchanged."""
+    return json.loads(report.spec().model_dump_json(exclude_none=True))
+
+
+def report_yaml(report: Report, *, header: bool = False) -> str:
+    text = yaml.safe_dump(report_document(report), sort_keys=False, allow_unicode=True)
+    if not header:
+        return text
+    facts = (
+        f"# report #{report.id} {report.slug}: job {job_name(report.slug)}, "
+        f"cron {report.schedule.cron_schedule} ({report.schedule.timezone})\n"
+        f"# created {report.created_at:%Y-%m-%d %H:%M} UTC, updated {report.updated_at:%Y-%m-%d %H:%M} UTC\n"
+    )
+    return facts + text
+
+
+def report_summary(report: Report) -> dict:
+    """The report with the names and facts derived from it (``--json``, listings)."""
+    data = json.loads(report.model_dump_json())
+    data["slug"] = report.slug
+    data["cron"] = report.schedule.cron_schedule
+    data["job_name"] = job_name(report.slug)
+    return data

@@ -1,0 +1,60 @@
+"""Slack workspaces: adding a bot token, testing it against what the reports need."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from report_pipelines.models import Report
+from report_pipelines.slack.delivery import SlackDelivery, SlackDeliveryError
+from report_pipelines.slack.scopes import required_scopes
+from report_pipelines.store import ReportStore, Workspace, WorkspaceStore
+
+
+@dataclass(frozen=True)
+class WorkspaceTest:
+    team_id: str
+    ok: bool
+    team: str | None = None
+    bot_user_id: str | None = None
+    scopes: list[str] = field(default_factory=list)
+    needed: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+def add_workspace(team_id: str, team_name: str, token: str) -> Workspace:
+    return WorkspaceStore().add(team_id.strip(), team_name.strip(), token.strip())
+
+
+def list_workspaces() -> list[Workspace]:
+    return WorkspaceStore().list()
+
+
+def check_workspace(team_id: str, name_of: Callable[[Report], str] = lambda report: report.slug) -> WorkspaceTest:
+    """auth.test with the stored token, and its granted scopes against what the reports posting
+    into the workspace need. ``name_of`` names a report in the reasons (the API hides other
+    users' reports). A missing workspace raises ``WorkspaceNotFound``."""
+    workspaces = WorkspaceStore()
+    workspaces.get(team_id)
+    try:
+        info = SlackDelivery(token=workspaces.token(team_id), team_id=team_id).auth_test()
+    except SlackDeliveryError as err:
+        return WorkspaceTest(team_id=team_id, ok=False, error=str(err))
+    granted = sorted(info.get("scopes") or [])
+    only = len(workspaces.list(active_only=True)) == 1
+    needed = required_scopes(ReportStore().list(), team_id, only, name_of=name_of)
+    missing = {scope: why for scope, why in needed.items() if scope not in granted}
+    return WorkspaceTest(
+        team_id=team_id, ok=not missing, team=info.get("team"), bot_user_id=info.get("user_id"),
+        scopes=granted, needed=needed, missing=missing,
+        error="missing scopes: add them under OAuth & Permissions and reinstall the app" if missing else None,
+    )  # fmt: skip
+
+
+def deactivate_workspace(team_id: str) -> None:
+    WorkspaceStore().set_active(team_id, False)
+
+
+def rotate_key(new_key: str) -> int:
+    return WorkspaceStore().rotate_key(new_key.strip())
