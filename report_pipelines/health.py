@@ -40,6 +40,7 @@ def run_health_checks(
     workspaces = WorkspaceStore(store.url)
     results = [
         _check("report_store", lambda: _store_probe(store)),
+        _check("reports", lambda: _reports_probe(store)),
         _check("dagster_storage", lambda: _storage_probe(instance)),
     ]
     if check_daemon:
@@ -63,6 +64,17 @@ def _store_probe(store: ReportStore) -> str:
     if not store.tables_exist():
         raise RuntimeError("the report tables do not exist; run `report-pipelines init`")
     return f"{len(store.job_shaping_rows())} reports"
+
+
+def _reports_probe(store: ReportStore) -> str:
+    broken = store.list_broken()
+    if broken:
+        lines = "; ".join(f"{report.slug} (#{report.id}): {report.error}" for report in broken)
+        raise RuntimeError(
+            f"{len(broken)} stored report(s) cannot be built and are not scheduled: {lines}; "
+            "repair each with `report-pipelines reports update SLUG FILE` or delete it"
+        )
+    return "every stored report can be built"
 
 
 def _storage_probe(instance: dg.DagsterInstance) -> str:

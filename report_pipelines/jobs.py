@@ -1,4 +1,8 @@
-"""One partitioned job and one schedule per report, built from the shared ops."""
+"""One partitioned job and one schedule per report, built from the shared ops.
+
+A schedule names its job (``job_name=``) rather than holding it, so schedules cost nothing to
+build and a run worker never builds a job it does not run.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,10 @@ from dataclasses import dataclass
 import dagster as dg
 
 from report_pipelines.models import ScheduleSpec
-from report_pipelines.names import job_name, run_tags, schedule_name
+from dagster._core.definitions.partitions.context import partition_loading_context
+
+from report_pipelines.names import job_name, partition_tags, run_tags, schedule_name
+from report_pipelines.report_files import error_summary
 from report_pipelines.ops import analyze_results, format_slack_message, post_to_slack, query_warehouse
 from report_pipelines.store.reports import schedule_from_row
 from report_pipelines.resources import ReportResource
@@ -67,12 +74,47 @@ def build_report_job(shape: ReportShape, shared_resources: dict) -> dg.JobDefini
     )
 
 
-def build_report_schedule(shape: ReportShape, job: dg.JobDefinition) -> dg.ScheduleDefinition:
-    return dg.build_schedule_from_partitioned_job(
-        job,
+def build_report_schedule(shape: ReportShape) -> dg.ScheduleDefinition:
+    """At each tick, a run of the window that ends then; no run before the first window ends."""
+    partitions_def = partitions_of(shape)
+
+    def latest_window(context: dg.ScheduleEvaluationContext):
+        # The same rule as Dagster's build_schedule_from_partitioned_job, DST included: the last
+        # window complete at the scheduled time.
+        with partition_loading_context(effective_dt=context.scheduled_execution_time):
+            key = partitions_def.get_last_partition_key()
+        if key is None:
+            return dg.SkipReason(f"the first window of {shape.slug} has not ended yet")
+        return dg.RunRequest(run_key=key, partition_key=key, tags=partition_tags(shape.slug, key))
+
+    return dg.ScheduleDefinition(
         name=schedule_name(shape.slug),
+        job_name=job_name(shape.slug),
+        cron_schedule=shape.schedule.cron_schedule,
+        execution_timezone=shape.schedule.timezone,
+        execution_fn=latest_window,
         description=f"{shape.schedule.cron_schedule} ({shape.schedule.timezone})",
         default_status=(
             dg.DefaultScheduleStatus.RUNNING if shape.schedule.enabled else dg.DefaultScheduleStatus.STOPPED
         ),
     )
+
+
+def build_reports(
+    rows: list[dict], shared_resources: dict
+) -> tuple[list[tuple[dg.JobDefinition, dg.ScheduleDefinition]], dict[str, str]]:
+    """Each row's job and schedule; a row that cannot be built is left out, with its error by slug.
+
+    One bad row (written by an older release, or by hand in SQL) must never stop the code
+    location from loading every other report.
+    """
+    built = []
+    broken = {}
+    for row in rows:
+        try:
+            shape = ReportShape.from_row(row)
+            built.append((build_report_job(shape, shared_resources), build_report_schedule(shape)))
+        except Exception as err:  # noqa: BLE001 - any failure of one row is that row's alone
+            broken[str(row.get("slug"))] = error_summary(err)
+    return built, broken
+

@@ -10,6 +10,7 @@ import dagster as dg
 from report_pipelines.health import run_health_checks
 from report_pipelines.io_manager import RESULTS_TTL_HOURS
 from report_pipelines.names import default_home
+from report_pipelines.store.definition_states import DefinitionStates
 
 DEFAULT_RETENTION_DAYS = 30
 MAINTENANCE_JOBS = ("retention", "health", "reload_report_definitions")
@@ -76,6 +77,7 @@ def prune_old_runs(context: dg.OpExecutionContext) -> None:
     cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
     deleted = prune_runs(context.instance, cutoff)
     expired = purge_expired_results(RESULTS_TTL_HOURS)
+    states = DefinitionStates().prune(cutoff)
     context.log.info(f"deleted {len(deleted)} runs created before {cutoff:%Y-%m-%d %H:%M} UTC")
     context.add_output_metadata(
         {
@@ -83,6 +85,7 @@ def prune_old_runs(context: dg.OpExecutionContext) -> None:
             "cutoff": cutoff.isoformat(),
             "runs_deleted": len(deleted),
             "expired_result_folders": expired,
+            "definition_states_deleted": states,
         }
     )
 

@@ -28,6 +28,10 @@ _CRON_WEEKDAY = {name: (index + 1) % 7 for index, name in enumerate(WEEKDAYS)}
 MAX_NAME_LENGTH = 120
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
+# Bounds on a report's history, so every stored report can be built into a Dagster job: cron
+# and partition maths work on Unix timestamps, and every window is one partition the UI lists.
+EARLIEST_START_DATE = dt.date(1970, 1, 1)
+MAX_WINDOWS = 100_000
 
 
 class ReportValidationError(ValueError):
@@ -154,7 +158,25 @@ class ScheduleSpec(_Strict):
             raise ValueError("day_of_week applies only to weekly reports")
         if self.frequency != "monthly" and self.day_of_month is not None:
             raise ValueError("day_of_month applies only to monthly reports")
+        self._check_history()
         return self
+
+    def _check_history(self) -> None:
+        """``start_date`` from 1970-01-01 on, and at most MAX_WINDOWS windows up to today."""
+        if self.start_date is None:
+            return
+        if self.start_date < EARLIEST_START_DATE:
+            raise ValueError(
+                f"start_date {self.start_date} is before {EARLIEST_START_DATE}: choose a date from "
+                f"{EARLIEST_START_DATE} on"
+            )
+        windows = estimated_windows(self.cron_schedule, self.start_date, dt.date.today())
+        if windows > MAX_WINDOWS:
+            raise ValueError(
+                f"start_date {self.start_date} gives more than {MAX_WINDOWS:,} windows up to today "
+                f"on cron {self.cron_schedule!r}: choose a later start_date (or a less frequent "
+                "schedule)"
+            )
 
     @property
     def cron_schedule(self) -> str:
@@ -303,6 +325,25 @@ def first_window_start(schedule: ScheduleSpec, created_at: dt.datetime) -> dt.da
     zone = ZoneInfo(schedule.timezone)
     day = schedule.start_date or created_at.astimezone(zone).date()
     return dt.datetime.combine(day, dt.time(), tzinfo=zone)
+
+
+def estimated_windows(cron: str, start: dt.date, today: dt.date) -> int:
+    """Windows from ``start`` to ``today``: the cron's ticks in a sample week, times the weeks.
+
+    Counting stops as soon as the bound is certain to be passed, so a per-minute cron with a
+    long history costs a few hundred steps, not every tick.
+    """
+    days = (today - start).days
+    if days <= 0:
+        return 0
+    week_start = dt.datetime(2025, 1, 6)  # a Monday: any whole week gives the same count
+    week_end = week_start + dt.timedelta(days=7)
+    enough = MAX_WINDOWS * 7 // days + 1  # ticks per week that certainly pass the bound
+    ticks = croniter(cron, week_start - dt.timedelta(seconds=1))
+    count = 0
+    while count <= enough and ticks.get_next(dt.datetime) < week_end:
+        count += 1
+    return count * days // 7
 
 
 def _iana_timezones() -> frozenset[str]:

@@ -36,6 +36,13 @@ def format_validation_error(err: ValidationError) -> str:
     )
 
 
+def error_summary(err: Exception) -> str:
+    """Any error as one line; a validation error as its problems, each naming the field."""
+    if isinstance(err, ValidationError):
+        return "; ".join(format_validation_error(err).splitlines())
+    return f"{type(err).__name__}: {err}"
+
+
 # What `reports show --json` and the API's GET add to a report file: derived or set by the store.
 # A report read back in with them is taken as the file it came from.
 DERIVED_KEYS = frozenset(

@@ -75,8 +75,21 @@ def reload_report_definitions() -> None:
     reload_code_location()
 
 
-def build_report_table_sensor(loaded_rows: list[dict]) -> dg.SensorDefinition:
+class BrokenReports(RuntimeError):
+    """Stored reports the code location could not build (the others loaded)."""
+
+    def __init__(self, broken: dict[str, str]):
+        lines = "\n".join(f"- {slug}: {error}" for slug, error in sorted(broken.items()))
+        super().__init__(
+            f"{len(broken)} stored report(s) cannot be built and are not scheduled (every other "
+            f"report is); repair each with `report-pipelines reports update SLUG FILE` or delete it:\n{lines}"
+        )
+
+
+def build_report_table_sensor(loaded_rows: list[dict], broken: dict[str, str] | None = None) -> dg.SensorDefinition:
+    """``broken``: slug -> why the code location could not build that row; each tick reports them."""
     loaded = fingerprint_rows(loaded_rows)
+    broken = dict(broken or {})
 
     @dg.sensor(
         name="report_table_sensor",
@@ -98,7 +111,12 @@ def build_report_table_sensor(loaded_rows: list[dict]) -> dg.SensorDefinition:
         rows = store.job_shaping_rows()
         current = fingerprint_rows(rows)
         if current == loaded:
+            if broken:
+                # Nothing to reload, and reports that cannot run: fail the tick so it shows.
+                raise BrokenReports(broken)
             return dg.SkipReason("the loaded definitions match the report table")
+        if broken:
+            context.log.error(str(BrokenReports(broken)))
         # A cursor, not a run_key: retention deletes old runs, and with them the run keys Dagster
         # would use to dedupe, so a deleted run must not make the sensor fire again.
         previous = json.loads(context.cursor) if context.cursor else {}

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from report_pipelines.analysts.prompts import estimate_tokens
-from report_pipelines.definitions import build_definitions
+from report_pipelines.definitions import build_repository
 from report_pipelines.models import ReportSpec
 from report_pipelines.report_files import load_report_text
 from report_pipelines.store import ReportStore, WorkspaceStore
@@ -79,7 +79,7 @@ def weekly(**changes) -> ReportSpec:
 
 def run_week(instance, slug="weekly_orders", key=WEEK):
     store = ReportStore()
-    job = build_definitions(store.job_shaping_rows()).resolve_job_def(f"report_{slug}")
+    job = build_repository(store.job_shaping_rows()).get_job(f"report_{slug}")
     return job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
 
 

@@ -594,7 +594,7 @@ def test_report_job_on_bigquery_end_to_end(home, instance, emulator_url, orders_
     import json
     from decimal import Decimal
 
-    from report_pipelines.definitions import build_definitions
+    from report_pipelines.definitions import build_repository
     from report_pipelines.report_files import load_report_text
     from report_pipelines.store import ReportStore
     from report_pipelines.formatting import format_number
@@ -608,7 +608,7 @@ def test_report_job_on_bigquery_end_to_end(home, instance, emulator_url, orders_
         "WHERE day >= @window_start_date AND day < @window_end_date GROUP BY region\n"
         'schedule: {frequency: daily, time: "00:00", timezone: UTC, start_date: "2026-03-01"}\n'
     ))
-    job = build_definitions(store.job_shaping_rows()).resolve_job_def("report_bq_orders")
+    job = build_repository(store.job_shaping_rows()).get_job("report_bq_orders")
     result = job.execute_in_process(instance=instance, partition_key="2026-03-02-00:00")
     assert result.success
     expected = sum(Decimal(f"2.{index}5") for index, _ in enumerate(REGIONS))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 from dagster._core.definitions.definitions_load_context import (
     DefinitionsLoadContext,
     DefinitionsLoadType,
@@ -29,13 +30,12 @@ def load(load_type=DefinitionsLoadType.INITIALIZATION, metadata=None):
     )
     context = DefinitionsLoadContext(load_type=load_type, repository_load_data=data)
     with DefinitionsLoadContext.scoped(context):
-        defs = definitions_module.defs()
-        return defs, dict(context.get_pending_reconstruction_metadata())
+        repo = definitions_module.defs()
+        return repo, dict(context.get_pending_reconstruction_metadata())
 
 
 def test_one_job_and_schedule_per_report(demo_store):
-    defs, _ = load()
-    repo = defs.get_repository_def()
+    repo, _ = load()
     assert sorted(job.name for job in repo.get_all_jobs()) == [
         "health",
         "reload_report_definitions",
@@ -58,7 +58,7 @@ def test_one_job_and_schedule_per_report(demo_store):
     assert weekly.execution_timezone == "Europe/London"
     assert weekly.default_status == dg.DefaultScheduleStatus.RUNNING
 
-    job = defs.resolve_job_def("report_weekly_regional_revenue")
+    job = repo.get_job("report_weekly_regional_revenue")
     assert sorted(node.name for node in job.graph.nodes) == [
         "analyze_results", "format_slack_message", "post_to_slack", "query_warehouse",
     ]
@@ -70,29 +70,57 @@ def test_one_job_and_schedule_per_report(demo_store):
 
 def test_disabled_report_schedule_is_stopped_by_default(demo_store):
     demo_store.set_enabled("daily_sales_report", False)
-    defs, _ = load()
-    schedule = defs.get_schedule_def("report_daily_sales_report_schedule")
+    repo, _ = load()
+    schedule = repo.get_schedule_def("report_daily_sales_report_schedule")
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
 
 
 def test_empty_store_loads_no_report_jobs(home):
-    defs, _ = load()
-    names = {job.name for job in defs.get_repository_def().get_all_jobs()}
+    repo, _ = load()
+    names = {job.name for job in repo.get_all_jobs()}
     assert names == {"health", "retention", "reload_report_definitions"}
 
 
 def test_run_workers_rebuild_from_stored_state_without_querying(demo_store, monkeypatch):
     _, metadata = load()
-    assert definitions_module.STATE_KEY in metadata
+    state_id = metadata[definitions_module.STATE_KEY]
+    # Only an id travels with each run (and into its execution-plan snapshot), not the rows.
+    assert len(state_id) == 64 and "daily_sales_report" not in state_id
 
     def unreachable(self):
         raise AssertionError("the report table was queried during reconstruction")
 
     monkeypatch.setattr(ReportStore, "job_shaping_rows", unreachable)
-    defs, _ = load(DefinitionsLoadType.RECONSTRUCTION, metadata)
-    assert defs.resolve_job_def("report_daily_sales_report").partitions_def is not None
+    repo, _ = load(DefinitionsLoadType.RECONSTRUCTION, metadata)
+    assert repo.get_job("report_daily_sales_report").partitions_def is not None
     with pytest.raises(AssertionError, match="queried"):
         load()
+
+
+def test_a_run_worker_builds_only_the_job_it_runs(demo_store, monkeypatch):
+    _, metadata = load()
+    built = []
+    real = definitions_module.build_report_job
+    monkeypatch.setattr(definitions_module, "build_report_job", lambda shape, res: built.append(shape.slug) or real(shape, res))
+    repo, _ = load(DefinitionsLoadType.RECONSTRUCTION, metadata)
+    assert built == []
+    assert repo.get_job("report_weekly_regional_revenue").name == "report_weekly_regional_revenue"
+    assert built == ["weekly_regional_revenue"]
+    # Schedules and sensors live in the code server; a run worker has none to build.
+    assert repo.schedule_defs == [] and repo.sensor_defs == []
+    assert "report_daily_sales_report" in repo.job_names
+
+
+def test_the_same_table_state_is_stored_once(demo_store):
+    from report_pipelines.store.definition_states import DefinitionStates, definition_states
+
+    first = load()[1][definitions_module.STATE_KEY]
+    second = load()[1][definitions_module.STATE_KEY]
+    assert first == second
+    with DefinitionStates().db.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(definition_states)).scalar() == 1
+    demo_store.set_enabled("daily_sales_report", False)
+    assert load()[1][definitions_module.STATE_KEY] != first
 
 
 def test_dagster_definitions_validate_passes(demo_store):
@@ -105,7 +133,7 @@ def test_dagster_definitions_validate_passes(demo_store):
 
 
 def test_pools_and_one_run_per_report(demo_store, tmp_path, monkeypatch):
-    job = load()[0].resolve_job_def("report_daily_sales_report")
+    job = load()[0].get_job("report_daily_sales_report")
     pools = {node.definition.name: node.definition.pool for node in job.graph.nodes}
     assert pools == {
         "query_warehouse": "report_pipelines_warehouse",

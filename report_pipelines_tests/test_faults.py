@@ -632,11 +632,11 @@ def test_empty_window_with_min_rows_is_skipped_visibly(slack, store, instance):
 
 
 def test_code_location_load_error_says_which_store_could_not_be_opened(store, monkeypatch, tmp_path):
-    from report_pipelines.definitions import ReportDefinitionsLoader
+    from report_pipelines.definitions import load_repository
 
     monkeypatch.setenv("REPORT_STORE_URL", f"sqlite:///{tmp_path}")
     with pytest.raises(Exception) as raised:
-        ReportDefinitionsLoader().fetch_state()  # what every code-location load calls first
+        load_repository()  # what every code-location load does first
     seen = chain_text(raised.value)
     assert str(tmp_path) in seen or "REPORT_STORE_URL" in seen
 
@@ -657,13 +657,13 @@ def test_loading_the_code_location_with_the_store_unreachable_fails_naming_the_c
 
 
 def test_loading_definitions_from_a_store_that_cannot_be_opened_fails(store, monkeypatch, tmp_path):
-    from report_pipelines.definitions import ReportDefinitionsLoader
+    from report_pipelines.definitions import load_repository
 
     monkeypatch.setenv("REPORT_STORE_URL", f"sqlite:///{tmp_path}")  # a directory, not a file
     from report_pipelines.store import ReportStoreUnavailable
 
     with pytest.raises(ReportStoreUnavailable, match="unable to open database file") as raised:
-        ReportDefinitionsLoader().fetch_state()  # what every code-location load calls first
+        load_repository()  # what every code-location load does first
     assert str(tmp_path) in str(raised.value) and "REPORT_STORE_URL" in str(raised.value)
 
 
@@ -794,9 +794,9 @@ def test_worker_killed_between_slack_and_the_ledger_leaves_the_window_in_doubt(s
 
 
 def test_notice_for_a_run_whose_worker_died_names_the_cause(slack, instance):
-    from report_pipelines.definitions import build_definitions
+    from report_pipelines.definitions import build_repository
 
-    job = build_definitions(ReportStore().job_shaping_rows()).resolve_job_def(f"report_{SLUG}")
+    job = build_repository(ReportStore().job_shaping_rows()).get_job(f"report_{SLUG}")
     run = instance.create_run_for_job(job_def=job, tags={**job.tags, "dagster/partition": KEY})
     instance.report_run_failed(run, message="Run worker process died unexpectedly (SIGKILL)")
     notify_owner(instance, run.run_id)

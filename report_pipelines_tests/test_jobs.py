@@ -8,7 +8,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from report_pipelines.definitions import build_definitions
+from report_pipelines.definitions import build_repository
 from report_pipelines.report_files import load_report_text
 from report_pipelines.names import TAG_OWNER, TAG_REPORT_ID, TAG_SLACK_CHANNEL, TAG_SLACK_TS
 from report_pipelines.formatting import format_number
@@ -40,8 +40,8 @@ def store(home):
 
 
 def run(store, key=KEY, slug="regional_revenue", instance=None):
-    defs = build_definitions(store.job_shaping_rows())
-    job = defs.resolve_job_def(f"report_{slug}")
+    defs = build_repository(store.job_shaping_rows())
+    job = defs.get_job(f"report_{slug}")
     return job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
 
 
@@ -151,11 +151,11 @@ def test_bad_sql_fails_loudly_and_posts_nothing(home, instance, store, slack, se
 
 
 def test_sql_edits_apply_without_rebuilding_definitions(home, instance, store):
-    defs = build_definitions(store.job_shaping_rows())
+    defs = build_repository(store.job_shaping_rows())
     spec = load_report_text((REPORTS / "valid.yaml").read_text())
     spec.query = "SELECT 'edited' AS marker, 7 AS value"
     store.update("regional_revenue", spec)
-    result = defs.resolve_job_def("report_regional_revenue").execute_in_process(
+    result = defs.get_job("report_regional_revenue").execute_in_process(
         instance=instance, partition_key=KEY
     )
     assert result.success
@@ -164,8 +164,8 @@ def test_sql_edits_apply_without_rebuilding_definitions(home, instance, store):
 
 
 def test_launch_without_partition_is_refused(home, instance, store):
-    defs = build_definitions(store.job_shaping_rows())
-    result = defs.resolve_job_def("report_regional_revenue").execute_in_process(
+    defs = build_repository(store.job_shaping_rows())
+    result = defs.get_job("report_regional_revenue").execute_in_process(
         instance=instance, raise_on_error=False
     )
     assert not result.success

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from report_pipelines.analysts.types import Analysis, ColumnMetrics
 from report_pipelines.cli import main
 from report_pipelines.conditions import ConditionError, evaluate_send_if
-from report_pipelines.definitions import build_definitions, shared_resources
+from report_pipelines.definitions import build_repository, shared_resources
 from report_pipelines.maintenance import build_health_job, prune_runs, run_health_checks
 from report_pipelines.models import ReportSpec, SendIf
 from report_pipelines.report_files import load_report_text
@@ -91,7 +91,7 @@ def backdate(instance, run_id: str, days: int) -> None:
 
 
 def test_retention_deletes_old_runs_and_their_folders(store, instance, home, monkeypatch):
-    job = build_definitions(store.job_shaping_rows()).resolve_job_def("report_regional_revenue")
+    job = build_repository(store.job_shaping_rows()).get_job("report_regional_revenue")
     runs = [job.execute_in_process(instance=instance, partition_key=key).run_id
             for key in ("2026-11-23-09:00", "2026-11-24-09:00", KEY)]
     backdate(instance, runs[0], 45)
@@ -104,7 +104,7 @@ def test_retention_deletes_old_runs_and_their_folders(store, instance, home, mon
     assert len(first.run_requests) == 1
 
     monkeypatch.setenv("RETENTION_DAYS", "30")
-    result = build_definitions(store.job_shaping_rows()).resolve_job_def("retention").execute_in_process(instance=instance)
+    result = build_repository(store.job_shaping_rows()).get_job("retention").execute_in_process(instance=instance)
     assert result.success
     output = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_OUTPUT)
     assert output.event_specific_data.metadata["runs_deleted"].value == 2
@@ -125,7 +125,7 @@ def test_retention_deletes_old_runs_and_their_folders(store, instance, home, mon
 
 def test_retention_days_must_be_sane(store, instance, monkeypatch):
     monkeypatch.setenv("RETENTION_DAYS", "soon")
-    result = build_definitions([]).resolve_job_def("retention").execute_in_process(instance=instance, raise_on_error=False)
+    result = build_repository([]).get_job("retention").execute_in_process(instance=instance, raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
     assert "RETENTION_DAYS='soon'" in failure.step_failure_data.user_failure_data.description
@@ -153,7 +153,7 @@ def test_health_reports_every_component(store, slack, instance):
 
 
 def failed_run_context(store, instance):
-    job = build_definitions(store.job_shaping_rows()).resolve_job_def("report_regional_revenue")
+    job = build_repository(store.job_shaping_rows()).get_job("report_regional_revenue")
     result = job.execute_in_process(instance=instance, partition_key=KEY, raise_on_error=False)
     assert not result.success
     run = instance.get_run_by_id(result.run_id)
@@ -212,7 +212,7 @@ def test_send_if_unknown_metric_names_it():
 
 def test_conditional_send_skips_visibly(store, slack, instance):
     store.update("regional_revenue", spec(send_if={"metric": "revenue", "op": ">", "value": 10**9}))
-    job = build_definitions(store.job_shaping_rows()).resolve_job_def("report_regional_revenue")
+    job = build_repository(store.job_shaping_rows()).get_job("report_regional_revenue")
     result = job.execute_in_process(instance=instance, partition_key=KEY)
     assert result.success and slack.posts == []
     assert instance.get_run_by_id(result.run_id).tags["report_pipelines/delivery"] == "skipped"

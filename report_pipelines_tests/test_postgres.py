@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from report_pipelines.definitions import build_definitions
+from report_pipelines.definitions import build_repository
 from report_pipelines.report_files import load_report_text
 from report_pipelines.store import Database, DeliveryKey, DeliveryLedger, ReportStore, WorkspaceStore
 from report_pipelines.slack.delivery import clear_channel_cache
@@ -64,7 +64,7 @@ def test_report_on_postgres_instance_and_store(home, database, secret_key, monke
         WorkspaceStore().add("T0001", "Acme", token)
         instance = dg.DagsterInstance.from_config(str(home))
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        job = build_definitions(store.job_shaping_rows()).resolve_job_def("report_regional_revenue")
+        job = build_repository(store.job_shaping_rows()).get_job("report_regional_revenue")
         for _ in range(2):
             result = job.execute_in_process(instance=instance, partition_key="2026-11-25-09:00")
             assert result.success

@@ -27,8 +27,7 @@ def shape(schedule: str, report_id: int = 1) -> ReportShape:
 
 
 def requested_keys(report: ReportShape, start: dt.datetime, end: dt.datetime) -> list[tuple[str, str]]:
-    job = build_report_job(report, shared_resources())
-    schedule = build_report_schedule(report, job)
+    schedule = build_report_schedule(report)
     out = []
     for tick in ticks_between(schedule.cron_schedule, schedule.execution_timezone, start, end):
         with dg.instance_for_test() as instance:

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
-from report_pipelines.definitions import build_definitions
+from report_pipelines.definitions import build_repository
 from report_pipelines.models import ReportSpec, ReportWindow
 from report_pipelines.report_files import load_report_text
 from report_pipelines.store import ReportStore, WorkspaceStore
@@ -179,7 +179,7 @@ def unescaped(text: str, run_link: str | None = None) -> list[str]:
 
 
 def run_report(instance, slug: str, key: str = KEY):
-    job = build_definitions(ReportStore().job_shaping_rows()).resolve_job_def(f"report_{slug}")
+    job = build_repository(ReportStore().job_shaping_rows()).get_job(f"report_{slug}")
     return job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
 
 
@@ -319,7 +319,7 @@ def test_window_values_are_bound_never_formatted(home, tmp_path, sent_statements
 def test_report_run_binds_its_window(demo_store, sent_statements, instance):
     # The demo's daily report, run through its job: the ops hand the window to the warehouse.
     sent_statements.clear()
-    job = build_definitions(demo_store.job_shaping_rows()).resolve_job_def("report_daily_sales_report")
+    job = build_repository(demo_store.job_shaping_rows()).get_job("report_daily_sales_report")
     assert job.execute_in_process(instance=instance, partition_key=KEY).success
     queries = [(s, p) for s, p in sent_statements if "FROM sales" in s or "from sales" in s]
     assert queries, sent_statements

@@ -28,7 +28,7 @@ from report_pipelines.launches import JobNotLoaded, LaunchError, WebserverUnavai
 from report_pipelines.models import ReportValidationError
 from report_pipelines.report_files import validation_problems
 from report_pipelines.service.reports import NameTaken
-from report_pipelines.store import NotFound, ReportStoreUnavailable, SecretKeyError
+from report_pipelines.store import NotFound, ReportBroken, ReportStoreUnavailable, SecretKeyError
 from report_pipelines.windows import InvalidWindow
 
 # A report file is a few KiB; 256 KiB leaves room for long SQL and refuses payloads meant to
@@ -75,6 +75,13 @@ def _answer(err: Exception) -> JSONResponse:
         return _json(422, problems_body([(("body", "partition_key"), str(err))]))
     if isinstance(err, ReportValidationError):
         return _json(422, problems_body([(("body",), str(err))]))
+    if isinstance(err, ReportBroken):
+        broken = err.broken
+        return _json(409, {
+            "detail": f"report {broken.slug} (#{broken.id}) cannot be built and is not scheduled: "
+                      f"{broken.error}; replace it with PUT or delete it",
+            "build_error": broken.error,
+        })  # fmt: skip
     if isinstance(err, NotFound):
         return _json(404, {"detail": str(err).split(";")[0]})
     if isinstance(err, JobNotLoaded):
@@ -169,7 +176,7 @@ def create_app(secret: str | None = None) -> FastAPI:
     async def api_error(request: Request, err: ApiError):
         return _json(err.status_code, {"detail": err.detail}, err.headers)
 
-    for kind in (NameTaken, InvalidWindow, ReportValidationError, NotFound, LaunchError,
+    for kind in (NameTaken, InvalidWindow, ReportValidationError, NotFound, ReportBroken, LaunchError,
                  ReportStoreUnavailable, SecretKeyError, sa.exc.OperationalError):
         app.add_exception_handler(kind, lambda request, err: _answer(err))
     return app

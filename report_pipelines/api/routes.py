@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from report_pipelines.api.auth import current_user
 from report_pipelines.api.errors import ApiError, Unprocessable
 from report_pipelines.api.schemas import (
+    BrokenReportOut,
     Deleted,
     ErrorOut,
     HealthOut,
@@ -96,10 +97,11 @@ def create_report(payload: ReportPayload, user: str = Depends(current_user)):
     return _out(reports.create_report(_spec(payload, user), owner=user))
 
 
-@router.get("/scheduling/reports", response_model=list[ReportOut], tags=["reports"])
+@router.get("/scheduling/reports", response_model=list[ReportOut | BrokenReportOut], tags=["reports"])
 def list_reports(user: str = Depends(current_user)):
-    """Your reports."""
-    return [_out(report) for report in reports.list_reports(owner=user)]
+    """Your reports; any that cannot be built come last, each with its ``build_error``."""
+    broken = [BrokenReportOut(**report.as_dict()) for report in reports.list_broken(owner=user)]
+    return [_out(report) for report in reports.list_reports(owner=user)] + broken
 
 
 @router.get("/scheduling/reports/{report_id}", response_model=ReportOut, tags=["reports"], responses=NOT_FOUND)

@@ -62,6 +62,17 @@ class ReportOut(Report):
         return f"{webserver_url()}/locations/{CODE_LOCATION}/jobs/{job_name(self.slug)}"
 
 
+class BrokenReportOut(BaseModel):
+    """A stored report that cannot be built (written by an older release, or by hand in SQL): it
+    is not scheduled, and ``build_error`` says why. Replace it with PUT, or delete it."""
+
+    id: int
+    slug: str
+    name: str
+    user_id: str
+    build_error: str
+
+
 class Deleted(BaseModel):
     id: int
     slug: str

@@ -40,14 +40,14 @@ def handled(prefix: str = "") -> Iterator[None]:
     from report_pipelines.launches import LaunchError
     from report_pipelines.models import ReportValidationError
     from report_pipelines.pipeline import ReportFailed
-    from report_pipelines.store import NotFound, SecretKeyError
+    from report_pipelines.store import NotFound, ReportBroken, SecretKeyError
     from report_pipelines.windows import InvalidWindow
 
     try:
         yield
     except (ReportValidationError, InvalidWindow, SecretKeyError) as err:
         fail(f"{prefix}{err}", EXIT_INVALID)
-    except (NotFound, LaunchError, ReportFailed) as err:
+    except (NotFound, ReportBroken, LaunchError, ReportFailed) as err:
         fail(f"{prefix}{err}")
 
 

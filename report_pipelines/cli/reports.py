@@ -45,17 +45,20 @@ def update(slug: str, file: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_(as_json: bool) -> None:
     """List reports."""
-    rows = service.list_reports()
+    rows, broken = service.list_reports(), service.list_broken()
     if as_json:
-        click.echo(json.dumps([service.report_summary(r) for r in rows], indent=2))
-    elif not rows:
+        click.echo(json.dumps([service.report_summary(r) for r in rows] + [b.as_dict() for b in broken], indent=2))
+    elif not rows and not broken:
         click.echo("no reports; add one with `report-pipelines reports add FILE`")
     else:
         print_table(
             ("SLUG", "STATE", "SCHEDULE", "DESTINATION", "OWNER"),
             [(r.slug, "enabled" if r.schedule.enabled else "disabled", f"{r.schedule.cron_schedule} {r.schedule.timezone}",
-              r.slack_config.destination or "-", r.user_id) for r in rows],
+              r.slack_config.destination or "-", r.user_id) for r in rows]
+            + [(b.slug, "BROKEN", "-", "-", b.user_id) for b in broken],
         )  # fmt: skip
+        for b in broken:
+            click.echo(f"BROKEN {b.slug} (#{b.id}), not scheduled: {b.error}", err=True)
 
 
 @reports.command("show")

@@ -15,7 +15,7 @@ import yaml
 from report_pipelines.models import Report, ReportSpec, ReportValidationError
 from report_pipelines.report_files import load_report_text
 from report_pipelines.names import job_name
-from report_pipelines.store import ReportNameTaken, ReportNotFound, ReportStore
+from report_pipelines.store import BrokenReport, ReportNameTaken, ReportNotFound, ReportStore
 
 # Ids are SQL INTEGERs: a larger number cannot name a report, and PostgreSQL would refuse it.
 MAX_REPORT_ID = 2**31 - 1
@@ -36,7 +36,11 @@ def parse_ref(ref: str | int) -> int | str:
     return int(ref) if ref.isascii() and ref.isdigit() else ref
 
 
-def get_report(ref: str | int, owner: str | None = None, *, store: ReportStore | None = None) -> Report:
+def get_report(
+    ref: str | int, owner: str | None = None, *, store: ReportStore | None = None, broken_too: bool = False
+) -> Report:
+    """The report; ReportBroken for a stored row that is not a valid one, unless ``broken_too``
+    (updating or deleting it is how it gets repaired)."""
     store = store or ReportStore()
     parsed = parse_ref(ref)
     not_found = ReportNotFound(
@@ -46,7 +50,7 @@ def get_report(ref: str | int, owner: str | None = None, *, store: ReportStore |
     if isinstance(parsed, int) and parsed > MAX_REPORT_ID:
         raise not_found
     try:
-        report = store.get(parsed)
+        report = store.get_any(parsed) if broken_too else store.get(parsed)
     except ReportNotFound:
         raise not_found from None
     if owner is not None and report.user_id != owner:
@@ -56,6 +60,11 @@ def get_report(ref: str | int, owner: str | None = None, *, store: ReportStore |
 
 def list_reports(owner: str | None = None, *, enabled_only: bool = False) -> list[Report]:
     return ReportStore().list(enabled_only=enabled_only, user_id=owner)
+
+
+def list_broken(owner: str | None = None) -> list[BrokenReport]:
+    """Stored rows that are not valid reports: never scheduled, listed so they get repaired."""
+    return ReportStore().list_broken(user_id=owner)
 
 
 def _writing(store: ReportStore, owner: str | None, write):
@@ -73,7 +82,7 @@ def create_report(spec: ReportSpec, owner: str | None = None) -> Report:
 
 def update_report(ref: str | int, spec: ReportSpec, owner: str | None = None) -> Report:
     store = ReportStore()
-    current = get_report(ref, owner, store=store)
+    current = get_report(ref, owner, store=store, broken_too=True)
     return _writing(store, owner, lambda: store.update(current.slug, spec))
 
 
@@ -82,9 +91,9 @@ def set_enabled(ref: str | int, enabled: bool, owner: str | None = None) -> Repo
     return store.set_enabled(get_report(ref, owner, store=store).slug, enabled)
 
 
-def delete_report(ref: str | int, owner: str | None = None) -> Report:
+def delete_report(ref: str | int, owner: str | None = None) -> Report | BrokenReport:
     store = ReportStore()
-    return store.delete(get_report(ref, owner, store=store).slug)
+    return store.delete(get_report(ref, owner, store=store, broken_too=True).slug)
 
 
 def read_report_file(path: str, stdin_text: str | None = None) -> ReportSpec:

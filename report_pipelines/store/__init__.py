@@ -10,10 +10,12 @@ from report_pipelines.store.database import (
     store_url,
 )
 from report_pipelines.store.deliveries import DeliveryInDoubt, DeliveryKey, DeliveryLedger, LedgerEntry
-from report_pipelines.store.reports import ReportNameTaken, ReportNotFound, ReportStore
+from report_pipelines.store.reports import BrokenReport, ReportBroken, ReportNameTaken, ReportNotFound, ReportStore
 from report_pipelines.store.workspaces import SecretKeyError, Workspace, WorkspaceNotFound, WorkspaceStore
 
 __all__ = [
+    "BrokenReport",
+    "ReportBroken",
     "Database",
     "DeliveryInDoubt",
     "DeliveryKey",

@@ -7,10 +7,14 @@ exactly as it was.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
+import pydantic
 import sqlalchemy as sa
 
+from report_pipelines.formatting import clip
 from report_pipelines.models import Report, ReportSpec, ReportValidationError
+from report_pipelines.report_files import error_summary
 from report_pipelines.store.database import Database, NotFound, as_utc, metadata, utcnow
 
 scheduled_reports = sa.Table(
@@ -53,8 +57,48 @@ JOB_SHAPING_FIELDS = (
 )  # fmt: skip
 
 
+SHAPE_DESCRIPTION_CHARS = 200
+
+
 class ReportNotFound(NotFound):
     pass
+
+
+@dataclass(frozen=True)
+class BrokenReport:
+    """A stored row that is not a valid report (written by an older release, or by hand in SQL).
+
+    It is never run and never takes other reports down: listings mark it, the code location
+    skips it, and ``reports update SLUG FILE`` or ``reports delete SLUG`` repairs it.
+    """
+
+    id: int
+    slug: str
+    name: str
+    user_id: str
+    error: str
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "slug": self.slug, "name": self.name, "user_id": self.user_id, "build_error": self.error}
+
+
+class ReportBroken(ValueError):
+    """The stored report cannot be read as a report; the message says what and how to repair it."""
+
+    def __init__(self, broken: BrokenReport):
+        super().__init__(
+            f"report {broken.slug} (#{broken.id}) is broken and is not scheduled: {broken.error}; "
+            f"repair it with `report-pipelines reports update {broken.slug} FILE` or delete it"
+        )
+        self.broken = broken
+
+
+def parse_row(row) -> Report | BrokenReport:
+    """The row as a Report, or as a BrokenReport saying why it is not one."""
+    try:
+        return report_from_row(row)
+    except (pydantic.ValidationError, ValueError, TypeError, KeyError) as err:
+        return BrokenReport(int(row["id"]), str(row["slug"]), str(row["name"]), str(row["user_id"]), error_summary(err))
 
 
 class ReportNameTaken(ReportValidationError):
@@ -170,18 +214,45 @@ class ReportStore:
         if user_id is not None:
             query = query.where(scheduled_reports.c.user_id == user_id)
         with self.engine.connect() as conn:
-            return [report_from_row(row) for row in conn.execute(query).mappings()]
+            parsed = [parse_row(row) for row in conn.execute(query).mappings()]
+        return [report for report in parsed if isinstance(report, Report)]
+
+    def list_broken(self, user_id: str | None = None) -> list[BrokenReport]:
+        """Stored rows that are not valid reports (see BrokenReport), by id."""
+        if not self.tables_exist():
+            return []
+        query = sa.select(scheduled_reports).order_by(scheduled_reports.c.id)
+        if user_id is not None:
+            query = query.where(scheduled_reports.c.user_id == user_id)
+        with self.engine.connect() as conn:
+            parsed = [parse_row(row) for row in conn.execute(query).mappings()]
+        return [report for report in parsed if isinstance(report, BrokenReport)]
 
     def job_shaping_rows(self) -> list[dict]:
-        """The fields that shape Dagster definitions, as plain JSON-able values (one query)."""
+        """The fields that shape Dagster definitions, as plain JSON-able values (one query).
+
+        The description is cut to SHAPE_DESCRIPTION_CHARS: it only labels the job in the UI, and
+        the rows are the state every code server and run worker loads.
+        """
         if not self.tables_exist():
             return []
         columns = [scheduled_reports.c[name] for name in JOB_SHAPING_FIELDS]
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(*columns).order_by(scheduled_reports.c.id)).mappings()
-            return [_jsonable(dict(row)) for row in rows]
+            shaped = [_jsonable(dict(row)) for row in rows]
+        for row in shaped:
+            row["description"] = clip(row["description"] or "", SHAPE_DESCRIPTION_CHARS)
+        return shaped
 
     def get(self, id_or_slug: int | str) -> Report:
+        """The report; ReportBroken if its row is not a valid report."""
+        report = self.get_any(id_or_slug)
+        if isinstance(report, BrokenReport):
+            raise ReportBroken(report)
+        return report
+
+    def get_any(self, id_or_slug: int | str) -> Report | BrokenReport:
+        """The report, or the broken row by that id or slug (to repair or delete it)."""
         column = (
             scheduled_reports.c.id
             if isinstance(id_or_slug, int)
@@ -193,7 +264,7 @@ class ReportStore:
             ).mappings().first() if self.tables_exist() else None
         if row is None:
             raise ReportNotFound(f"no report {id_or_slug!r}; `report-pipelines reports list` shows them")
-        return report_from_row(row)
+        return parse_row(row)
 
     def _check_unique(self, conn: sa.Connection, spec: ReportSpec, exclude_id: int | None) -> None:
         query = sa.select(scheduled_reports.c.id, scheduled_reports.c.name).where(
@@ -221,7 +292,7 @@ class ReportStore:
         return self.get(int(report_id))
 
     def update(self, slug: str, spec: ReportSpec) -> Report:
-        current = self.get(slug)
+        current = self.get_any(slug)  # a broken row is repaired by replacing it
         with self.db.begin() as conn:
             self._check_unique(conn, spec, exclude_id=current.id)
             conn.execute(
@@ -241,8 +312,8 @@ class ReportStore:
             )
         return self.get(current.id)
 
-    def delete(self, slug: str) -> Report:
-        current = self.get(slug)
+    def delete(self, slug: str) -> Report | BrokenReport:
+        current = self.get_any(slug)
         with self.db.begin() as conn:
             conn.execute(scheduled_reports.delete().where(scheduled_reports.c.id == current.id))
         return current
