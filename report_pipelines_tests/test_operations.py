@@ -123,6 +123,25 @@ def test_retention_deletes_old_runs_and_their_folders(store, instance, home, mon
     assert not again.run_requests
 
 
+def test_retention_deletes_table_states_no_one_uses(store, instance, monkeypatch):
+    from report_pipelines.store.definition_states import DefinitionStateNotFound, DefinitionStates, definition_states
+
+    states = DefinitionStates()
+    old = states.save(store.job_shaping_rows())
+    store.add(spec(name="Added Later"))
+    current = states.save(store.job_shaping_rows())
+    long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=40)
+    with states.db.begin() as conn:
+        conn.execute(definition_states.update().where(definition_states.c.state_id == old).values(last_used_at=long_ago))
+    monkeypatch.setenv("RETENTION_DAYS", "30")
+    result = build_repository([]).get_job("retention").execute_in_process(instance=instance)
+    output = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_OUTPUT)
+    assert output.event_specific_data.metadata["definition_states_deleted"].value == 1
+    assert [row["slug"] for row in states.load(current)][-1] == "added_later"
+    with pytest.raises(DefinitionStateNotFound, match="no longer stored"):
+        states.load(old)
+
+
 def test_retention_days_must_be_sane(store, instance, monkeypatch):
     monkeypatch.setenv("RETENTION_DAYS", "soon")
     result = build_repository([]).get_job("retention").execute_in_process(instance=instance, raise_on_error=False)
