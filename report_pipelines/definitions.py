@@ -7,26 +7,26 @@ list``, the API), so one bad row never takes the other reports down.
 
 A run worker gets only the id of that state (Dagster's reconstruction metadata, which is also
 embedded in every run's execution-plan snapshot, so it must stay small), reads the rows back by
-it and gets a repository of job *callables*: it builds the one job it runs, whatever the number
-of reports. Dagster's lazy ``CachingRepositoryData`` does the caching.
+it and gets a repository of job and schedule *callables* (``repository_data.py``): it builds the
+one job it runs, whatever the number of reports.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext, DefinitionsLoadType
-from dagster._core.definitions.repository_definition import CachingRepositoryData
 
 from report_pipelines.analysts import analyst_from_env
 from report_pipelines.io_manager import EncryptedResultsIOManager
-from report_pipelines.jobs import ReportShape, build_report_job, build_reports
+from report_pipelines.jobs import ReportShape, build_report_job, build_report_schedule, build_reports
 from report_pipelines.maintenance import (
     build_health_job,
     build_health_schedule,
     retention_job,
     retention_schedule,
 )
-from report_pipelines.names import REPOSITORY_NAME, job_name
+from report_pipelines.names import REPOSITORY_NAME, job_name, schedule_name
+from report_pipelines.repository_data import LazyReportRepositoryData
 from report_pipelines.resources import ReportStoreResource, SlackResource
 from report_pipelines.sensors import (
     build_report_table_sensor,
@@ -52,72 +52,80 @@ def shared_resources() -> dict:
     }
 
 
-def _job_from_row(row: dict, resources: dict):
-    # A named function, not a partial: Dagster's lazy index takes plain functions only.
-    def load() -> dg.JobDefinition:
+def _loaders(row: dict, resources: dict):
+    """A row's job and schedule as functions (Dagster's lazy index takes plain functions only)."""
+
+    def job() -> dg.JobDefinition:
         return build_report_job(ReportShape.from_row(row), resources)
 
-    return load
+    def schedule() -> dg.ScheduleDefinition:
+        return build_report_schedule(ReportShape.from_row(row))
+
+    return job, schedule
 
 
-def build_repository(rows: list[dict], *, lazy: bool = False) -> dg.RepositoryDefinition:
-    """Report rows in, the code location's repository out.
-
-    ``lazy=False`` is what a code server loads: every report's job and schedule, the maintenance
-    jobs and the sensors; rows that cannot be built are left out and handed to the table sensor.
-    ``lazy=True`` is what a run worker loads: jobs only, each built when it is asked for.
-    """
-    if lazy:
-        resources = shared_resources()
-        jobs = {job_name(row["slug"]): _job_from_row(row, resources) for row in rows}
-        return _repository({**jobs, **_maintenance_jobs(resources)}, {}, {})
-    return _code_server_repository(rows)[0]
+def build_repository(rows: list[dict]) -> dg.RepositoryDefinition:
+    """Report rows in, the code location's repository out, every report built now (what a code
+    server loads); rows that cannot be built are left out and handed to the table sensor."""
+    return _built_repository(rows)[0]
 
 
-def _maintenance_jobs(resources: dict) -> dict:
-    jobs = (reload_report_definitions, retention_job, build_health_job(resources))
-    return {job.name: job for job in jobs}
-
-
-def _code_server_repository(rows: list[dict]) -> tuple[dg.RepositoryDefinition, list[dict]]:
-    """The full repository, and the rows it could build (the state run workers get)."""
+def _built_repository(rows: list[dict]) -> tuple[dg.RepositoryDefinition, dict[str, str]]:
     resources = shared_resources()
     built, broken = build_reports(rows, resources)
-    maintenance = _maintenance_jobs(resources)
     jobs = {job.name: job for job, _ in built}
     schedules = {schedule.name: schedule for _, schedule in built}
-    for schedule in (retention_schedule, build_health_schedule(maintenance["health"])):
-        schedules[schedule.name] = schedule
-    sensors = {
-        sensor.name: sensor
-        for sensor in (build_report_table_sensor(rows, broken), report_failure_notifier)
-    }
-    good_rows = [row for row in rows if str(row["slug"]) not in broken]
-    return _repository({**jobs, **maintenance}, schedules, sensors), good_rows
+    return _assemble(rows, broken, jobs, schedules, resources), broken
 
 
-def _repository(jobs: dict, schedules: dict, sensors: dict) -> dg.RepositoryDefinition:
+def lazy_repository(rows: list[dict], broken: dict[str, str]) -> dg.RepositoryDefinition:
+    """The same repository from a stored state, each report's job and schedule built only when
+    asked for: a run worker builds the one job it runs."""
+    resources = shared_resources()
+    jobs, schedules = {}, {}
+    for row in rows:
+        if str(row["slug"]) not in broken:
+            jobs[job_name(row["slug"])], schedules[schedule_name(row["slug"])] = _loaders(row, resources)
+    return _assemble(rows, broken, jobs, schedules, resources)
+
+
+def _assemble(rows, broken, jobs, schedules, resources) -> dg.RepositoryDefinition:
+    health_job = build_health_job(resources)
+    maintenance = (reload_report_definitions, retention_job, health_job)
     return dg.RepositoryDefinition(
         name=REPOSITORY_NAME,
-        repository_data=CachingRepositoryData.from_dict(
-            {"jobs": jobs, "schedules": schedules, "sensors": sensors}
+        repository_data=LazyReportRepositoryData(
+            jobs={**jobs, **{job.name: job for job in maintenance}},
+            report_schedules=schedules,
+            other_schedules=[retention_schedule, build_health_schedule(health_job)],
+            sensors=[build_report_table_sensor(rows, broken), report_failure_notifier],
         ),
     )
 
 
+# The repository this process built last, by state id. A code server loads the location twice
+# (Dagster initialises it, then reconstructs it from the metadata it left): the second load
+# finds the first one's repository here instead of building every report again.
+_LOADED: dict[str, dg.RepositoryDefinition] = {}
+
+
 def load_repository() -> dg.RepositoryDefinition:
-    """The rows this load works from: read from the table and saved as a state by a code server,
-    read back by state id in a run worker."""
+    """A code server reads the table, builds every report and stores the state (rows and which
+    of them cannot be built) under its id; a run worker reads the state back by that id."""
     context = DefinitionsLoadContext.get()
     if context.load_type == DefinitionsLoadType.RECONSTRUCTION and STATE_KEY in context.reconstruction_metadata:
         state_id = context.reconstruction_metadata[STATE_KEY]
-        rows = DefinitionStates().load(state_id) if state_id else []
-        return build_repository(rows, lazy=True)
-    repository, good_rows = _code_server_repository(ReportStore().job_shaping_rows())
-    # Run workers get only the rows that built here. An empty table needs no stored state (and
-    # the store may not exist yet).
-    state_id = DefinitionStates().save(good_rows) if good_rows else ""
+        if state_id in _LOADED:
+            return _LOADED[state_id]
+        state = DefinitionStates().load(state_id) if state_id else {"rows": [], "broken": {}}
+        return lazy_repository(state["rows"], state["broken"])
+    rows = ReportStore().job_shaping_rows()
+    repository, broken = _built_repository(rows)
+    # An empty table needs no stored state (and the store may not exist yet).
+    state_id = DefinitionStates().save({"rows": rows, "broken": broken}) if rows else ""
     context.add_to_pending_reconstruction_metadata(STATE_KEY, state_id)
+    _LOADED.clear()
+    _LOADED[state_id] = repository
     return repository
 
 

@@ -117,4 +117,3 @@ def build_reports(
         except Exception as err:  # noqa: BLE001 - any failure of one row is that row's alone
             broken[str(row.get("slug"))] = error_summary(err)
     return built, broken
-

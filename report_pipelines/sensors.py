@@ -87,8 +87,12 @@ class BrokenReports(RuntimeError):
 
 
 def build_report_table_sensor(loaded_rows: list[dict], broken: dict[str, str] | None = None) -> dg.SensorDefinition:
-    """``broken``: slug -> why the code location could not build that row; each tick reports them."""
-    loaded = fingerprint_rows(loaded_rows)
+    """``broken``: slug -> why the code location could not build that row; each tick reports them.
+
+    The loaded rows' fingerprint is computed at the first tick, not here: a run worker loads this
+    sensor with the location and never ticks it.
+    """
+    loaded: list[str] = []
     broken = dict(broken or {})
 
     @dg.sensor(
@@ -110,7 +114,9 @@ def build_report_table_sensor(loaded_rows: list[dict], broken: dict[str, str] | 
             return dg.SkipReason("no report table yet (`report-pipelines init` creates it)")
         rows = store.job_shaping_rows()
         current = fingerprint_rows(rows)
-        if current == loaded:
+        if not loaded:
+            loaded.append(fingerprint_rows(loaded_rows))
+        if current == loaded[0]:
             if broken:
                 # Nothing to reload, and reports that cannot run: fail the tick so it shows.
                 raise BrokenReports(broken)

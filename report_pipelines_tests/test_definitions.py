@@ -91,6 +91,7 @@ def test_run_workers_rebuild_from_stored_state_without_querying(demo_store, monk
         raise AssertionError("the report table was queried during reconstruction")
 
     monkeypatch.setattr(ReportStore, "job_shaping_rows", unreachable)
+    monkeypatch.setattr(definitions_module, "_LOADED", {})  # a fresh run-worker process
     repo, _ = load(DefinitionsLoadType.RECONSTRUCTION, metadata)
     assert repo.get_job("report_daily_sales_report").partitions_def is not None
     with pytest.raises(AssertionError, match="queried"):
@@ -99,16 +100,25 @@ def test_run_workers_rebuild_from_stored_state_without_querying(demo_store, monk
 
 def test_a_run_worker_builds_only_the_job_it_runs(demo_store, monkeypatch):
     _, metadata = load()
-    built = []
-    real = definitions_module.build_report_job
-    monkeypatch.setattr(definitions_module, "build_report_job", lambda shape, res: built.append(shape.slug) or real(shape, res))
+    jobs, schedules = [], []
+    real_job, real_schedule = definitions_module.build_report_job, definitions_module.build_report_schedule
+    monkeypatch.setattr(definitions_module, "build_report_job", lambda shape, res: jobs.append(shape.slug) or real_job(shape, res))
+    monkeypatch.setattr(definitions_module, "build_report_schedule", lambda shape: schedules.append(shape.slug) or real_schedule(shape))
+    monkeypatch.setattr(definitions_module, "_LOADED", {})  # a fresh run-worker process
     repo, _ = load(DefinitionsLoadType.RECONSTRUCTION, metadata)
-    assert built == []
     assert repo.get_job("report_weekly_regional_revenue").name == "report_weekly_regional_revenue"
-    assert built == ["weekly_regional_revenue"]
-    # Schedules and sensors live in the code server; a run worker has none to build.
-    assert repo.schedule_defs == [] and repo.sensor_defs == []
+    assert jobs == ["weekly_regional_revenue"] and schedules == []
+    # Everything else is there for whoever asks (a code server snapshots it all).
     assert "report_daily_sales_report" in repo.job_names
+    assert repo.get_schedule_def("report_daily_sales_report_schedule").cron_schedule == "0 9 * * *"
+    assert schedules == ["daily_sales_report"]
+
+
+def test_a_code_server_builds_the_location_once(demo_store, monkeypatch):
+    # Dagster's code server initialises the location, then reconstructs it from the metadata.
+    first, metadata = load()
+    again, _ = load(DefinitionsLoadType.RECONSTRUCTION, metadata)
+    assert again is first
 
 
 def test_the_same_table_state_is_stored_once(demo_store):

@@ -127,9 +127,9 @@ def test_retention_deletes_table_states_no_one_uses(store, instance, monkeypatch
     from report_pipelines.store.definition_states import DefinitionStateNotFound, DefinitionStates, definition_states
 
     states = DefinitionStates()
-    old = states.save(store.job_shaping_rows())
+    old = states.save({"rows": store.job_shaping_rows(), "broken": {}})
     store.add(spec(name="Added Later"))
-    current = states.save(store.job_shaping_rows())
+    current = states.save({"rows": store.job_shaping_rows(), "broken": {}})
     long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=40)
     with states.db.begin() as conn:
         conn.execute(definition_states.update().where(definition_states.c.state_id == old).values(last_used_at=long_ago))
@@ -137,7 +137,7 @@ def test_retention_deletes_table_states_no_one_uses(store, instance, monkeypatch
     result = build_repository([]).get_job("retention").execute_in_process(instance=instance)
     output = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_OUTPUT)
     assert output.event_specific_data.metadata["definition_states_deleted"].value == 1
-    assert [row["slug"] for row in states.load(current)][-1] == "added_later"
+    assert [row["slug"] for row in states.load(current)["rows"]][-1] == "added_later"
     with pytest.raises(DefinitionStateNotFound, match="no longer stored"):
         states.load(old)
 

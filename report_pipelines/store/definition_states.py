@@ -35,8 +35,8 @@ class DefinitionStateNotFound(NotFound):
     pass
 
 
-def state_body(rows: list[dict]) -> str:
-    return json.dumps(rows, sort_keys=True, separators=(",", ":"), default=str)
+def state_body(state: dict) -> str:
+    return json.dumps(state, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def state_id_of(body: str) -> str:
@@ -49,8 +49,9 @@ class DefinitionStates:
     def __init__(self, url: str | None = None):
         self.db = Database.open(url)
 
-    def save(self, rows: list[dict]) -> str:
-        body = state_body(rows)
+    def save(self, state: dict) -> str:
+        """``state``: ``{"rows": [...], ...}``; returns its id."""
+        body = state_body(state)
         state_id = state_id_of(body)
         self.db.migrate()
         try:
@@ -61,7 +62,7 @@ class DefinitionStates:
                 if present is None:
                     conn.execute(
                         definition_states.insert().values(
-                            state_id=state_id, report_count=len(rows), body=body, last_used_at=utcnow()
+                            state_id=state_id, report_count=len(state.get("rows", [])), body=body, last_used_at=utcnow()
                         )
                     )
                 else:
@@ -78,7 +79,7 @@ class DefinitionStates:
             .values(last_used_at=utcnow())
         )
 
-    def load(self, state_id: str) -> list[dict]:
+    def load(self, state_id: str) -> dict:
         with self.db.begin() as conn:
             body = conn.execute(
                 sa.select(definition_states.c.body).where(definition_states.c.state_id == state_id)
