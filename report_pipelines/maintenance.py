@@ -91,7 +91,7 @@ def prune_old_runs(context: dg.OpExecutionContext) -> None:
 
 
 @dg.job(name="retention", description="Prune old report runs (RETENTION_DAYS, default 30).",
-        tags={"report_pipelines/maintenance": "retention"})
+        tags={"report_pipelines/maintenance": "retention"}, executor_def=dg.in_process_executor)
 def retention_job() -> None:
     prune_old_runs()
 
@@ -133,6 +133,7 @@ def build_health_job(resources: dict) -> dg.JobDefinition:
         description="Health of every component a report needs; fails when one is unhealthy.",
         resource_defs={"warehouse": resources["warehouse"], "analyst": resources["analyst"]},
         tags={"report_pipelines/maintenance": "health"},
+        executor_def=dg.in_process_executor,
     )
     def health_job() -> None:
         check_components_op()

@@ -14,7 +14,15 @@ import dagster as dg
 from pydantic import Field
 
 from report_pipelines.launches import LaunchError, Webserver
-from report_pipelines.names import TAG_OWNER, TAG_REPORT, TAG_REPORT_ID, schedule_name, webserver_url
+from report_pipelines.names import (
+    TAG_OWNER,
+    TAG_REPORT,
+    TAG_REPORT_ID,
+    current_location_name,
+    current_shard,
+    schedule_name,
+    webserver_url,
+)
 from report_pipelines.resources import SlackResource
 from report_pipelines.store import ReportNotFound, ReportStore, ReportStoreUnavailable
 
@@ -58,18 +66,28 @@ def _webserver_failures():
 def reload_code_location(context: dg.OpExecutionContext, config: ReloadConfig) -> None:
     started = time.monotonic()
     webserver = Webserver()
+    # The location this run came from: with shards, each reloads only its own.
+    origin = context.dagster_run.remote_job_origin
+    location = origin.location_name if origin else current_location_name()
     with _webserver_failures():
-        webserver.reload_location()
-        reset = [f"{schedule_name(slug)}: {webserver.reset_schedule(schedule_name(slug))}" for slug in config.reset_schedules]
-    context.add_output_metadata(
-        {"reload_seconds": round(time.monotonic() - started, 2), "schedules_reset": "\n".join(reset) or "none"}
-    )
+        webserver.reload_location(location)
+        reset = [
+            f"{schedule_name(slug)}: {webserver.reset_schedule(schedule_name(slug), location)}"
+            for slug in config.reset_schedules
+        ]
+    context.add_output_metadata({
+        "location": location,
+        "reload_seconds": round(time.monotonic() - started, 2),
+        "schedules_reset": "\n".join(reset) or "none",
+    })  # fmt: skip
 
 
 @dg.job(
     name="reload_report_definitions",
     description="Reload the report code location after the report table changed.",
     tags={"report_pipelines/maintenance": "reload"},
+    # One short step: a step subprocess would add seconds to every live-sync reload.
+    executor_def=dg.in_process_executor,
 )
 def reload_report_definitions() -> None:
     reload_code_location()
@@ -112,7 +130,7 @@ def build_report_table_sensor(loaded_rows: list[dict], broken: dict[str, str] | 
                     f"{len(loaded_rows)} reports are loaded; check REPORT_STORE_URL"
                 )
             return dg.SkipReason("no report table yet (`report-pipelines init` creates it)")
-        rows = store.job_shaping_rows()
+        rows = store.job_shaping_rows(shard=current_shard())
         current = fingerprint_rows(rows)
         if not loaded:
             loaded.append(fingerprint_rows(loaded_rows))

@@ -53,7 +53,7 @@ def test_report_on_postgres_instance_and_store(home, database, secret_key, monke
     url = f"{SERVER}/{database}"
     monkeypatch.setenv("REPORT_STORE_URL", url)
     monkeypatch.setenv("DAGSTER_PG_URL", url)
-    shutil.copy(ROOT / "dagster.postgres.yaml", home / "dagster.yaml")
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     store = ReportStore()
     assert store.engine.dialect.name == "postgresql"
     store.add(load_report_text((REPORTS / "valid.yaml").read_text()))
