@@ -25,7 +25,7 @@ from report_pipelines.maintenance import (
     retention_job,
     retention_schedule,
 )
-from report_pipelines.names import REPOSITORY_NAME, job_name, schedule_name
+from report_pipelines.names import REPOSITORY_NAME, current_shard, job_name, schedule_name
 from report_pipelines.repository_data import LazyReportRepositoryData
 from report_pipelines.resources import ReportStoreResource, SlackResource
 from report_pipelines.sensors import (
@@ -90,14 +90,20 @@ def lazy_repository(rows: list[dict], broken: dict[str, str]) -> dg.RepositoryDe
 
 
 def _assemble(rows, broken, jobs, schedules, resources) -> dg.RepositoryDefinition:
-    health_job = build_health_job(resources)
-    maintenance = (reload_report_definitions, retention_job, health_job)
+    maintenance = [reload_report_definitions]
+    other_schedules = []
+    shard = current_shard()
+    if shard is None or shard.index == 0:
+        # Deployment-wide chores run in one location only, not once per shard.
+        health_job = build_health_job(resources)
+        maintenance += [retention_job, health_job]
+        other_schedules += [retention_schedule, build_health_schedule(health_job)]
     return dg.RepositoryDefinition(
         name=REPOSITORY_NAME,
         repository_data=LazyReportRepositoryData(
             jobs={**jobs, **{job.name: job for job in maintenance}},
             report_schedules=schedules,
-            other_schedules=[retention_schedule, build_health_schedule(health_job)],
+            other_schedules=other_schedules,
             sensors=[build_report_table_sensor(rows, broken), report_failure_notifier],
         ),
     )
@@ -115,11 +121,14 @@ def load_repository() -> dg.RepositoryDefinition:
     context = DefinitionsLoadContext.get()
     if context.load_type == DefinitionsLoadType.RECONSTRUCTION and STATE_KEY in context.reconstruction_metadata:
         state_id = context.reconstruction_metadata[STATE_KEY]
+        # Handed on again: Dagster keeps only what this load registers, and the code server's
+        # reconstructed location is the one whose metadata goes to its run workers.
+        context.add_to_pending_reconstruction_metadata(STATE_KEY, state_id)
         if state_id in _LOADED:
             return _LOADED[state_id]
         state = DefinitionStates().load(state_id) if state_id else {"rows": [], "broken": {}}
         return lazy_repository(state["rows"], state["broken"])
-    rows = ReportStore().job_shaping_rows()
+    rows = ReportStore().job_shaping_rows(shard=current_shard())
     repository, broken = _built_repository(rows)
     # An empty table needs no stored state (and the store may not exist yet).
     state_id = DefinitionStates().save({"rows": rows, "broken": broken}) if rows else ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
 import dagster as dg
 
@@ -48,9 +49,14 @@ class ReportShape:
             created_at=created,
         )
 
+    @cached_property
+    def partitions_def(self) -> dg.TimeWindowPartitionsDefinition:
+        """Built once, shared by the report's job and schedule."""
+        return partitions_for(self.schedule, self.created_at)
+
 
 def partitions_of(shape: ReportShape) -> dg.TimeWindowPartitionsDefinition:
-    return partitions_for(shape.schedule, shape.created_at)
+    return shape.partitions_def
 
 
 @dg.graph(description="query_warehouse -> analyze_results -> format_slack_message -> post_to_slack")

@@ -25,7 +25,14 @@ from pathlib import Path
 import dagster as dg
 import requests
 
-from report_pipelines.names import CODE_LOCATION, REPOSITORY_NAME, TAG_REPORT, default_home, webserver_url
+from report_pipelines.names import (
+    CODE_LOCATION,
+    REPOSITORY_NAME,
+    TAG_REPORT,
+    default_home,
+    location_for_report,
+    webserver_url,
+)
 
 # Run states after which a run will not change.
 TERMINAL = frozenset({dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED})
@@ -58,6 +65,11 @@ mutation ResetSchedule($selector: ScheduleSelector!) {
     ... on UnauthorizedError { message }
   }
 }
+"""
+
+
+LOCATION_NAMES = """
+{ workspaceOrError { ... on Workspace { locationEntries { name } } } }
 """
 
 
@@ -121,18 +133,29 @@ class Webserver:
             detail = err.args[1] if len(err.args) > 1 else str(kind).strip().splitlines()[0]
             raise LaunchError(f"the webserver refused {what}: {detail}") from err
 
-    def launch_run(self, job_name: str, tags: dict[str, str]) -> str:
+    def location_names(self) -> list[str]:
+        """The code locations the webserver serves (one, or one per shard)."""
+        with self._answering("to list the code locations"):
+            answer = self.client._execute(LOCATION_NAMES)["workspaceOrError"]
+        return [entry["name"] for entry in answer.get("locationEntries", [])]
+
+    def location_of(self, report_id: int) -> str:
+        return location_for_report(report_id, self.location_names())
+
+    def launch_run(self, job_name: str, tags: dict[str, str], location: str = CODE_LOCATION) -> str:
         """Queue one run of ``job_name``; returns its run id."""
         with self._answering(f"to launch {job_name}"):
             return self.client.submit_job_execution(
-                job_name, repository_location_name=CODE_LOCATION, repository_name=REPOSITORY_NAME, tags=tags
+                job_name, repository_location_name=location, repository_name=REPOSITORY_NAME, tags=tags
             )
 
-    def launch_backfill(self, job_name: str, partition_keys: list[str], tags: dict[str, str]) -> str:
+    def launch_backfill(
+        self, job_name: str, partition_keys: list[str], tags: dict[str, str], location: str = CODE_LOCATION
+    ) -> str:
         params = {
             "selector": {
                 "partitionSetName": f"{job_name}_partition_set",
-                "repositorySelector": {"repositoryLocationName": CODE_LOCATION, "repositoryName": REPOSITORY_NAME},
+                "repositorySelector": {"repositoryLocationName": location, "repositoryName": REPOSITORY_NAME},
             },
             "partitionNames": partition_keys,
             "fromFailure": False,
@@ -144,18 +167,18 @@ class Webserver:
             raise LaunchError(answer.get("message") or answer["__typename"])
         return answer["backfillId"]
 
-    def reload_location(self) -> None:
+    def reload_location(self, location: str = CODE_LOCATION) -> None:
         from dagster_graphql import ReloadRepositoryLocationStatus
 
-        with self._answering(f"to reload {CODE_LOCATION}"):
-            info = self.client.reload_repository_location(CODE_LOCATION)
+        with self._answering(f"to reload {location}"):
+            info = self.client.reload_repository_location(location)
         if info.status != ReloadRepositoryLocationStatus.SUCCESS:
-            raise LaunchError(f"reloading {CODE_LOCATION} failed: {info.message or info.failure_type}")
+            raise LaunchError(f"reloading {location} failed: {info.message or info.failure_type}")
 
-    def reset_schedule(self, schedule_name: str) -> str:
+    def reset_schedule(self, schedule_name: str, location: str = CODE_LOCATION) -> str:
         """Back to the schedule's default status (a stop or start made in the UI is forgotten)."""
         selector = {
-            "repositoryLocationName": CODE_LOCATION,
+            "repositoryLocationName": location,
             "repositoryName": REPOSITORY_NAME,
             "scheduleName": schedule_name,
         }
@@ -190,7 +213,9 @@ class InstanceLaunch:
     queued: bool
 
 
-def launch_in_instance(instance: dg.DagsterInstance, job_name: str, slug: str, tags: dict[str, str]) -> InstanceLaunch:
+def launch_in_instance(
+    instance: dg.DagsterInstance, job_name: str, slug: str, tags: dict[str, str], report_id: int
+) -> InstanceLaunch:
     """Create a run of ``job_name`` from the code location in the instance's workspace and hand it
     to Dagster: queued when a daemon runs, else launched now on the location's code server."""
     from dagster._cli.job import _create_run
@@ -211,10 +236,11 @@ def launch_in_instance(instance: dg.DagsterInstance, job_name: str, slug: str, t
         with _children_write_to(default_home() / "logs" / "launch.log"):
             process = stack.enter_context(WorkspaceProcessContext(instance, target))
         workspace = process.create_request_context()
+        name = location_for_report(report_id, list(workspace.get_code_location_entries()))
         try:
-            location = workspace.get_code_location(CODE_LOCATION)
+            location = workspace.get_code_location(name)
         except DagsterError as err:
-            raise LaunchError(f"the code location {CODE_LOCATION} did not load: {err}") from err
+            raise LaunchError(f"the code location {name} did not load: {err}") from err
         repository = location.get_repository(REPOSITORY_NAME)
         if not repository.has_job(job_name):
             raise JobNotLoaded(f"job {job_name} is not in the code location")

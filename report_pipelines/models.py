@@ -162,21 +162,28 @@ class ScheduleSpec(_Strict):
         return self
 
     def _check_history(self) -> None:
-        """``start_date`` from 1970-01-01 on, and at most MAX_WINDOWS windows up to today."""
-        if self.start_date is None:
-            return
-        if self.start_date < EARLIEST_START_DATE:
+        """``start_date`` from 1970-01-01 on (cheap, so checked on every parse)."""
+        if self.start_date is not None and self.start_date < EARLIEST_START_DATE:
             raise ValueError(
                 f"start_date {self.start_date} is before {EARLIEST_START_DATE}: choose a date from "
                 f"{EARLIEST_START_DATE} on"
             )
-        windows = estimated_windows(self.cron_schedule, self.start_date, dt.date.today())
-        if windows > MAX_WINDOWS:
-            raise ValueError(
-                f"start_date {self.start_date} gives more than {MAX_WINDOWS:,} windows up to today "
-                f"on cron {self.cron_schedule!r}: choose a later start_date (or a less frequent "
-                "schedule)"
-            )
+
+    def history_problem(self, today: dt.date | None = None) -> str | None:
+        """Why ``start_date`` gives too many windows to build, or None.
+
+        Checked when a report is written, not each time a stored one is read: windows accumulate,
+        and a report accepted once must not become unbuildable by the passing of time.
+        """
+        if self.start_date is None:
+            return None
+        windows = estimated_windows(self.cron_schedule, self.start_date, today or dt.date.today())
+        if windows <= MAX_WINDOWS:
+            return None
+        return (
+            f"start_date {self.start_date} gives more than {MAX_WINDOWS:,} windows up to today on "
+            f"cron {self.cron_schedule!r}: choose a later start_date (or a less frequent schedule)"
+        )
 
     @property
     def cron_schedule(self) -> str:

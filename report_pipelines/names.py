@@ -7,6 +7,8 @@ Schedule on/off state is stored by name, so these must never change for an exist
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 CODE_LOCATION = "report_pipelines"
@@ -22,6 +24,61 @@ TAG_FORCE = "report_pipelines/force"
 TAG_TRIGGER = "report_pipelines/trigger"
 PARTITION_TAG = "dagster/partition"
 PARTITION_SET_TAG = "dagster/partition_set"
+
+
+SHARD_ENV = "REPORT_PIPELINES_SHARD"
+_SHARD_LOCATION = re.compile(rf"{CODE_LOCATION}_shard_(\d+)_of_(\d+)")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Slice ``index`` of ``count``: the reports whose id modulo ``count`` is ``index``.
+
+    The slice depends only on the report's id, which never changes, so a report stays in its
+    shard for as long as the number of shards stays the same.
+    """
+
+    index: int
+    count: int
+
+    @property
+    def location_name(self) -> str:
+        return f"{CODE_LOCATION}_shard_{self.index}_of_{self.count}"
+
+    def holds(self, report_id: int) -> bool:
+        return report_id % self.count == self.index
+
+
+def current_shard() -> Shard | None:
+    """``REPORT_PIPELINES_SHARD=i/K`` (set on a code server), else None: one location holds all."""
+    raw = os.environ.get(SHARD_ENV, "").strip()
+    if not raw:
+        return None
+    match = re.fullmatch(r"(\d+)/(\d+)", raw)
+    if not match or not 0 <= int(match.group(1)) < int(match.group(2)):
+        raise ValueError(f"{SHARD_ENV}={raw!r} must be i/K with 0 <= i < K, e.g. 0/4")
+    return Shard(int(match.group(1)), int(match.group(2)))
+
+
+def current_location_name() -> str:
+    shard = current_shard()
+    return shard.location_name if shard else CODE_LOCATION
+
+
+def is_report_location(name: str) -> bool:
+    """One of ours: the single location, or one of its shards."""
+    return name == CODE_LOCATION or _SHARD_LOCATION.fullmatch(name) is not None
+
+
+def location_for_report(report_id: int, location_names: list[str]) -> str:
+    """The location that holds the report among those a workspace serves (sharded or not)."""
+    if CODE_LOCATION in location_names:
+        return CODE_LOCATION
+    for name in location_names:
+        match = _SHARD_LOCATION.fullmatch(name)
+        if match and Shard(int(match.group(1)), int(match.group(2))).holds(report_id):
+            return name
+    return CODE_LOCATION  # not served: the launch then says the job is not loaded
 
 
 def default_home() -> Path:

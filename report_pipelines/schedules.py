@@ -74,12 +74,12 @@ def running_reports(reports: list[Report], instance) -> list[Report]:
     """Reports whose schedule runs: the state stored by a UI toggle wins over ``enabled``."""
     from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType
 
-    from report_pipelines.names import CODE_LOCATION, schedule_name
+    from report_pipelines.names import is_report_location, schedule_name
 
     stored = {}
     for state in instance.all_instigator_state(instigator_type=InstigatorType.SCHEDULE):
         origin = state.origin.repository_origin.code_location_origin
-        if origin.location_name == CODE_LOCATION:
+        if is_report_location(origin.location_name):
             stored[state.origin.instigator_name] = state.status
     running = []
     for report in reports:

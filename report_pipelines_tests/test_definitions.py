@@ -87,7 +87,7 @@ def test_run_workers_rebuild_from_stored_state_without_querying(demo_store, monk
     # Only an id travels with each run (and into its execution-plan snapshot), not the rows.
     assert len(state_id) == 64 and "daily_sales_report" not in state_id
 
-    def unreachable(self):
+    def unreachable(self, shard=None):
         raise AssertionError("the report table was queried during reconstruction")
 
     monkeypatch.setattr(ReportStore, "job_shaping_rows", unreachable)
@@ -117,8 +117,11 @@ def test_a_run_worker_builds_only_the_job_it_runs(demo_store, monkeypatch):
 def test_a_code_server_builds_the_location_once(demo_store, monkeypatch):
     # Dagster's code server initialises the location, then reconstructs it from the metadata.
     first, metadata = load()
-    again, _ = load(DefinitionsLoadType.RECONSTRUCTION, metadata)
+    again, handed_on = load(DefinitionsLoadType.RECONSTRUCTION, metadata)
     assert again is first
+    # The reconstructed location is what the code server serves: it must hand the state id on
+    # to its run workers, or they would read the table and build every report.
+    assert handed_on == metadata
 
 
 def test_the_same_table_state_is_stored_once(demo_store):

@@ -131,8 +131,9 @@ def launch_window(
     tags = run_tags(report, key, trigger=trigger, force=force)
     webserver = Webserver()
     if webserver.available() or not without_webserver:
-        return Launched(report, key, run_id=webserver.launch_run(job_name(report.slug), tags))
-    launch = launch_in_instance(instance, job_name(report.slug), report.slug, tags)
+        location = webserver.location_of(report.id)
+        return Launched(report, key, run_id=webserver.launch_run(job_name(report.slug), tags, location))
+    launch = launch_in_instance(instance, job_name(report.slug), report.slug, tags, report.id)
     return Launched(report, key, run_id=launch.run_id, queued=launch.queued)
 
 
@@ -166,7 +167,8 @@ def _delivery_metadata(instance: dg.DagsterInstance, run_id: str) -> dict:
 def launch_backfill(report: Report, keys: list[str], *, force: bool) -> str:
     """A Dagster backfill of ``keys`` through the webserver; its id."""
     tags = {TAG_FORCE: "true"} if force else {}
-    return Webserver().launch_backfill(job_name(report.slug), keys, tags)
+    webserver = Webserver()
+    return webserver.launch_backfill(job_name(report.slug), keys, tags, webserver.location_of(report.id))
 
 
 def _utc(timestamp: float | None) -> dt.datetime | None:

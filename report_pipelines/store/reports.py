@@ -13,6 +13,7 @@ import pydantic
 import sqlalchemy as sa
 
 from report_pipelines.formatting import clip
+from report_pipelines.names import Shard
 from report_pipelines.models import Report, ReportSpec, ReportValidationError
 from report_pipelines.report_files import error_summary
 from report_pipelines.store.database import Database, NotFound, as_utc, metadata, utcnow
@@ -110,6 +111,10 @@ class ReportNameTaken(ReportValidationError):
 
 
 def _row_values(spec: ReportSpec) -> dict:
+    """The row to write, once the spec passes the checks made only when writing."""
+    problem = spec.schedule.history_problem()
+    if problem:
+        raise ReportValidationError(f"schedule.start_date: {problem}")
     schedule = spec.schedule
     slack = spec.slack_config
     return {
@@ -228,8 +233,9 @@ class ReportStore:
             parsed = [parse_row(row) for row in conn.execute(query).mappings()]
         return [report for report in parsed if isinstance(report, BrokenReport)]
 
-    def job_shaping_rows(self) -> list[dict]:
-        """The fields that shape Dagster definitions, as plain JSON-able values (one query).
+    def job_shaping_rows(self, shard: Shard | None = None) -> list[dict]:
+        """The fields that shape Dagster definitions, as plain JSON-able values (one query); only
+        ``shard``'s slice when given.
 
         The description is cut to SHAPE_DESCRIPTION_CHARS: it only labels the job in the UI, and
         the rows are the state every code server and run worker loads.
@@ -238,8 +244,10 @@ class ReportStore:
             return []
         columns = [scheduled_reports.c[name] for name in JOB_SHAPING_FIELDS]
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(*columns).order_by(scheduled_reports.c.id)).mappings()
-            shaped = [_jsonable(dict(row)) for row in rows]
+            query = sa.select(*columns).order_by(scheduled_reports.c.id)
+            if shard is not None:
+                query = query.where(scheduled_reports.c.id % shard.count == shard.index)
+            shaped = [_jsonable(dict(row)) for row in conn.execute(query).mappings()]
         for row in shaped:
             row["description"] = clip(row["description"] or "", SHAPE_DESCRIPTION_CHARS)
         return shaped
