@@ -12,17 +12,21 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import burst, load, machine, memory, rate_limit, report_run, sensor_tick
+from benchmarks import (
+    burst, load, machine, memory, rate_limit, report_run, run_start, sensor_tick, ui_pages,
+)
 from benchmarks.harness import BenchmarkError, Outcome, Row
 
-# Cheapest first, so a smoke run fails fast; the burst, which holds a server up, goes last.
+# Cheapest first, so a smoke run fails fast; the burst and the UI, which hold a server up, go last.
 BENCHMARKS: dict[str, tuple[Callable[[bool], Outcome], str]] = {
     sensor_tick.NAME: (sensor_tick.run, "one report_table_sensor tick over a 10,000-report table"),
     report_run.NAME: (report_run.run, "one report run in-process vs a bare 4-op job"),
     memory.NAME: (memory.run, "peak RSS of a large result; Gemini prompt size by result size"),
     load.NAME: (load.run, "code-location load vs bare Dagster with the same jobs and schedules"),
+    run_start.NAME: (run_start.run, "launch of a run worker to its first step, by number of reports"),
     rate_limit.NAME: (rate_limit.run, "posts into a channel limited to 1 message/s"),
     burst.NAME: (burst.run, "reports due at once, through dagster dev and its daemon"),
+    ui_pages.NAME: (ui_pages.run, "the UI's jobs and automation pages over many reports, in chromium"),
 }
 RESULTS_FILE = Path(__file__).parent / "results.json"
 
@@ -53,6 +57,8 @@ def format_value(value: float | None, unit: str) -> str:
         return f"{value:.3f} s" if value < 10 else f"{value:.1f} s"
     if unit == "tokens":
         return f"{value:,.0f}"
+    if unit == "bytes":
+        return f"{value:,.0f} B"
     return f"{value:,.1f} {unit}"
 
 

@@ -73,5 +73,8 @@ def bare_definitions(shapes: list[dict]) -> dg.Definitions:
     for shape in shapes:
         job = bare_job(shape["name"], shape["cron"], shape["timezone"], shape["start"])
         jobs.append(job)
-        schedules.append(dg.build_schedule_from_partitioned_job(job, name=f"{shape['name']}_schedule"))
+        # Running, as an enabled report's schedule is.
+        schedules.append(dg.build_schedule_from_partitioned_job(
+            job, name=f"{shape['name']}_schedule", default_status=dg.DefaultScheduleStatus.RUNNING,
+        ))
     return dg.Definitions(jobs=jobs, schedules=schedules)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks.harness import (
-    Outcome, Row, clean_environment, dagster_home, register_group, run_worker, stop_group,
+    Outcome, Row, clean_environment, dagster_home, free_port, register_group, run_worker, stop_group,
 )
 
 NAME = "burst"
@@ -57,12 +56,6 @@ FAILED_RUNS = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class _Server:
     """``dagster dev`` on a loopback port, in its own session so it can be stopped as a group."""
 
@@ -70,7 +63,7 @@ class _Server:
         import requests
 
         self._requests = requests
-        self.url = f"http://127.0.0.1:{_free_port()}"
+        self.url = f"http://127.0.0.1:{free_port()}"
         self.log = home / "dagster_dev.log"
         env["DAGSTER_WEBSERVER_URL"] = self.url
         port = self.url.rsplit(":", 1)[1]

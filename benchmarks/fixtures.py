@@ -5,7 +5,9 @@ Imported only inside worker processes: it pulls in report_pipelines.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +51,16 @@ def cadence(index: int) -> Cadence:
     return Cadence(hour=index % 24, minute=(index * 7) % 60, timezone=TIMEZONES[index % len(TIMEZONES)])
 
 
+def bare_shapes(count: int) -> list[dict]:
+    """The name, cron, timezone and first window of reports 0 .. count-1, for bare Dagster jobs
+    (see :mod:`benchmarks.bare`)."""
+    return [
+        {"name": f"bare_benchmark_report_{index:05d}", "cron": cadence(index).cron,
+         "timezone": cadence(index).timezone, "start": f"{START_DATE}-00:00"}
+        for index in range(count)
+    ]
+
+
 def report_spec(index: int, *, schedule: Cadence | None = None, channel: bool = True) -> ReportSpec:
     when = schedule or cadence(index)
     return ReportSpec.model_validate(
@@ -68,6 +80,33 @@ def report_spec(index: int, *, schedule: Cadence | None = None, channel: bool = 
             "analysis": {"mode": "quick", "audience": "analyst"},
         }
     )
+
+
+def fill_store(store, count: int) -> float:
+    """Add reports 0 .. count-1 to ``store`` in one transaction; the seconds it took.
+
+    The rows are shaped by the store's own mapping from a report file to columns, so they are
+    exactly what ``ReportStore.add`` would write (each file is validated the same way), without
+    a uniqueness query and a commit per report: 10,000 reports take seconds, not minutes.
+    """
+    from report_pipelines.store.reports import _row_values, scheduled_reports
+
+    started = time.perf_counter()
+    store.create_tables()
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    values = [
+        {**_row_values(report_spec(index)), "created_at": now, "updated_at": now}
+        for index in range(count)
+    ]
+    if values:
+        with store.engine.begin() as conn:
+            conn.execute(scheduled_reports.insert(), values)
+    return time.perf_counter() - started
+
+
+def partition_key(index: int, day: dt.date) -> str:
+    """The key of the window of report ``index`` (see :func:`cadence`) that starts on ``day``."""
+    return f"{day:%Y-%m-%d}-{cadence(index).time}"
 
 
 def use_home(home: str | Path) -> Path:

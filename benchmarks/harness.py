@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -167,8 +168,18 @@ def run_worker(
                 kill_registered_groups(groups_file)
         if process.returncode != 0 or not result_file.exists():
             tail = log_file.read_text(errors="replace")[-4000:]
+            error_file = result_file.with_suffix(".error")
+            if error_file.exists():
+                raise BenchmarkError(f"{error_file.read_text()}\n{target}'s log ends:\n{tail}")
             raise BenchmarkError(f"{target} failed with exit code {process.returncode}:\n{tail}")
         return json.loads(result_file.read_text())
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def register_group(pgid: int) -> None:

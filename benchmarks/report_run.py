@@ -20,7 +20,7 @@ def measure_runs(home: str, repeats: int) -> dict:
     from benchmarks.fixtures import (
         START_DATE, Cadence, build_warehouse, connect_workspace, fake_slack, report_spec, use_home,
     )
-    from report_pipelines.definitions import build_definitions
+    from report_pipelines.definitions import build_repository
     from report_pipelines.names import job_name
     from report_pipelines.store import ReportStore
 
@@ -33,7 +33,7 @@ def measure_runs(home: str, repeats: int) -> dict:
     slack = fake_slack()
     try:
         connect_workspace(store, slack.url)
-        ours = build_definitions(store.job_shaping_rows()).resolve_job_def(job_name(report.slug))
+        ours = build_repository(store.job_shaping_rows()).get_job(job_name(report.slug))
         start = f"{START_DATE}-00:00"
         jobs = {
             "ours": ours,

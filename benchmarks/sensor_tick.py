@@ -7,7 +7,6 @@ trip to the code server on top, the same for any sensor.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 
 from benchmarks.harness import Outcome, clean_environment, dagster_home, limit_row, median, run_worker
@@ -20,25 +19,14 @@ def measure_tick(home: str, reports: int, repeats: int) -> dict:
     import dagster as dg
     import sqlalchemy as sa
 
-    from benchmarks.fixtures import report_spec, use_home
+    from benchmarks.fixtures import fill_store, use_home
     from report_pipelines.store import ReportStore
-    from report_pipelines.store.reports import _row_values, scheduled_reports
+    from report_pipelines.store.reports import scheduled_reports
     from report_pipelines.sensors import build_report_table_sensor
 
     use_home(home)
     store = ReportStore()
-    store.create_tables()
-    started = time.perf_counter()
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    # _row_values is the store's own mapping from a report file to columns, so the bulk rows
-    # are shaped exactly as ReportStore.add would write them, at a fraction of the cost.
-    values = [
-        {**_row_values(report_spec(index)), "created_at": now, "updated_at": now}
-        for index in range(reports)
-    ]
-    with store.engine.begin() as conn:
-        conn.execute(scheduled_reports.insert(), values)
-    insert_seconds = time.perf_counter() - started
+    insert_seconds = fill_store(store, reports)
 
     rows = store.job_shaping_rows()
     sensor = build_report_table_sensor(rows)

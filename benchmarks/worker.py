@@ -13,6 +13,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from benchmarks.harness import BenchmarkError
+
 
 def _stop(signum: int, frame: object) -> None:
     # SystemExit unwinds through the measurement's finally blocks, which stop the servers it
@@ -27,7 +29,12 @@ def main(argv: list[str]) -> int:
     warnings.filterwarnings("ignore")
     module_name, function_name = target.split(":")
     function = getattr(importlib.import_module(module_name), function_name)
-    result = function(**json.loads(Path(params_path).read_text()))
+    try:
+        result = function(**json.loads(Path(params_path).read_text()))
+    except BenchmarkError as err:
+        # The parent reports this message as the reason; the traceback stays in the log.
+        Path(result_path).with_suffix(".error").write_text(str(err))
+        raise
     Path(result_path).write_text(json.dumps(result, default=str))
     return 0
 
