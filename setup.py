@@ -25,6 +25,12 @@ setup(
         f"dagster-graphql=={DAGSTER}",
         f"dagster-gcp=={INTEGRATIONS}",
         f"dagster-postgres=={INTEGRATIONS}",
+        # Whole runs on a pool of Celery workers (deploy/dagster.celery.yaml): CeleryRunLauncher.
+        # Celery comes with it. The redis client serves the Redis result backend that run
+        # monitoring reads each run's task state from; its range is kombu's own for Redis
+        # (not `celery[redis]`, which pins an exact `packaging` release).
+        f"dagster-celery=={INTEGRATIONS}",
+        "redis>=6.4,<9",
         "slack_sdk>=3.48,<4",
         "google-genai>=1.0",
         "sqlalchemy>=2.0,<3",

@@ -24,6 +24,7 @@ TAG_FORCE = "report_pipelines/force"
 TAG_TRIGGER = "report_pipelines/trigger"
 PARTITION_TAG = "dagster/partition"
 PARTITION_SET_TAG = "dagster/partition_set"
+RETRY_STRATEGY_TAG = "dagster/retry_strategy"
 
 
 SHARD_ENV = "REPORT_PIPELINES_SHARD"
@@ -106,4 +107,6 @@ def partition_tags(slug: str, partition_key: str) -> dict[str, str]:
 
 def run_tags(report_id: int, slug: str, owner: str) -> dict[str, str]:
     # TAG_REPORT doubles as the concurrency key in dagster.yaml: one run per report at a time.
-    return {TAG_REPORT: slug, TAG_REPORT_ID: str(report_id), TAG_OWNER: owner}
+    # A run retry starts again from the query: it may run on another worker, which does not hold
+    # the earlier steps' results; the delivery ledger keeps a second post step from posting twice.
+    return {TAG_REPORT: slug, TAG_REPORT_ID: str(report_id), TAG_OWNER: owner, RETRY_STRATEGY_TAG: "ALL_STEPS"}
