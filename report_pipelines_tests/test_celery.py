@@ -282,7 +282,7 @@ def test_celery_workers_run_reports_and_a_run_of_a_lost_worker_is_retried_once(h
             # (b) A run held at the gate inside its first step; its worker is killed there.
             window = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)).strftime("%Y-%m-%d-%H:%M")
             gate.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": GATE})
-            # The CLI follows the run it launched, so it runs beside the test until that run ends.
+            # The CLI follows the run it launched (and its retry), so it runs beside the test.
             held = subprocess.Popen(
                 [str(BIN / "report-pipelines"), "run", SLUG, "--partition", window],
                 env=env, stdout=(logs / "run-held.log").open("w"), stderr=subprocess.STDOUT,
@@ -331,7 +331,9 @@ def test_celery_workers_run_reports_and_a_run_of_a_lost_worker_is_retried_once(h
             rows = ledger(window)
             assert len(rows) == 1 and rows[0]["status"] == "posted" and rows[0]["run_id"] == retry["runId"], rows
             assert rows[0]["ts"] == posts_of(window)[0]["ts"]
-            held.wait(timeout=60)
+            # The CLI that launched the lost run followed it into its retry and reports the window.
+            assert held.wait(timeout=60) == 0, (logs / "run-held.log").read_text()
+            assert f"run {retry['runId']} succeeded" in (logs / "run-held.log").read_text()
             assert len(runs_of(window)) == 2
         except BaseException:
             print(topology.tails())

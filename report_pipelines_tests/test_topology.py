@@ -167,12 +167,7 @@ def test_code_server_webserver_and_daemon_run_a_report_schedule(home, secret_key
                 done = cli(env, *args)
                 assert done.returncode == 0, done.stdout + done.stderr
 
-            topology.start(
-                "code-server", str(BIN / "dagster"), "code-server", "start", "-m", "report_pipelines.definitions",
-                "-a", "defs", "--location-name", "report_pipelines", "-h", "127.0.0.1", "-p", str(grpc_port),
-            )  # fmt: skip
-            topology.start("webserver", str(BIN / "dagster-webserver"), "-w", workspace, "-h", "127.0.0.1", "-p", str(web_port))
-            topology.start("daemon", str(BIN / "dagster-daemon"), "run", "-w", workspace)
+            start_dagster(topology, workspace, grpc_port, web_port)
 
             def location():
                 entries = graphql(web, WORKSPACE)["workspaceOrError"]["locationEntries"]

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -144,8 +145,15 @@ def follow(
     timeout: float = 3600,
     on_status: Callable[[dg.DagsterRunStatus], None] | None = None,
 ) -> RunOutcome:
-    """Wait for a run to end; its status, error and delivery as the post step recorded them."""
+    """Wait for a run to end; its status, error and delivery as the post step recorded them.
+
+    A run that failed and that Dagster will retry (its worker died, say) is followed into its
+    retry, so the answer is the window's, not the lost attempt's."""
     run = wait_for_run(instance, run_id, timeout=timeout, on_status=on_status)
+    retry = _retry_of(instance, run, timeout=RETRY_START_SECONDS)
+    while retry is not None:
+        run = wait_for_run(instance, retry.run_id, timeout=timeout, on_status=on_status)
+        retry = _retry_of(instance, run, timeout=RETRY_START_SECONDS)
     failed = run.status == dg.DagsterRunStatus.FAILURE
     return RunOutcome(
         run_id=run.run_id,
@@ -154,6 +162,23 @@ def follow(
         error=run_error_summary(instance, run.run_id) if failed else None,
         delivery=_delivery_metadata(instance, run.run_id),
     )
+
+
+# The daemon launches a retry within seconds of the failure; give it a busy queue's worth.
+RETRY_START_SECONDS = 120
+
+
+def _retry_of(instance: dg.DagsterInstance, run: dg.DagsterRun, *, timeout: float) -> dg.DagsterRun | None:
+    """The retry Dagster starts for ``run`` (tagged ``dagster/will_retry`` when it failed)."""
+    if run.status != dg.DagsterRunStatus.FAILURE or run.tags.get("dagster/will_retry") != "true":
+        return None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = instance.get_runs(dg.RunsFilter(tags={"dagster/parent_run_id": run.run_id}), limit=1)
+        if children:
+            return children[0]
+        time.sleep(1)
+    return None
 
 
 def _delivery_metadata(instance: dg.DagsterInstance, run_id: str) -> dict:
