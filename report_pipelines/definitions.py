@@ -13,6 +13,8 @@ one job it runs, whatever the number of reports.
 
 from __future__ import annotations
 
+from functools import cache
+
 import dagster as dg
 from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext, DefinitionsLoadType
 
@@ -55,11 +57,15 @@ def shared_resources() -> dict:
 def _loaders(row: dict, resources: dict):
     """A row's job and schedule as functions (Dagster's lazy index takes plain functions only)."""
 
+    @cache
+    def shape() -> ReportShape:  # parsed once, shared by the job and the schedule
+        return ReportShape.from_row(row)
+
     def job() -> dg.JobDefinition:
-        return build_report_job(ReportShape.from_row(row), resources)
+        return build_report_job(shape(), resources)
 
     def schedule() -> dg.ScheduleDefinition:
-        return build_report_schedule(ReportShape.from_row(row))
+        return build_report_schedule(shape())
 
     return job, schedule
 

@@ -211,6 +211,13 @@ class ReportStore:
 
     def list(self, enabled_only: bool = False, user_id: str | None = None) -> list[Report]:
         """Reports by id; only enabled ones, or only ``user_id``'s, when asked."""
+        return [r for r in self._parsed(enabled_only, user_id) if isinstance(r, Report)]
+
+    def list_broken(self, user_id: str | None = None) -> list[BrokenReport]:
+        """Stored rows that are not valid reports (see BrokenReport), by id."""
+        return [r for r in self._parsed(False, user_id) if isinstance(r, BrokenReport)]
+
+    def _parsed(self, enabled_only: bool, user_id: str | None) -> list[Report | BrokenReport]:
         if not self.tables_exist():
             return []
         query = sa.select(scheduled_reports).order_by(scheduled_reports.c.id)
@@ -219,19 +226,7 @@ class ReportStore:
         if user_id is not None:
             query = query.where(scheduled_reports.c.user_id == user_id)
         with self.engine.connect() as conn:
-            parsed = [parse_row(row) for row in conn.execute(query).mappings()]
-        return [report for report in parsed if isinstance(report, Report)]
-
-    def list_broken(self, user_id: str | None = None) -> list[BrokenReport]:
-        """Stored rows that are not valid reports (see BrokenReport), by id."""
-        if not self.tables_exist():
-            return []
-        query = sa.select(scheduled_reports).order_by(scheduled_reports.c.id)
-        if user_id is not None:
-            query = query.where(scheduled_reports.c.user_id == user_id)
-        with self.engine.connect() as conn:
-            parsed = [parse_row(row) for row in conn.execute(query).mappings()]
-        return [report for report in parsed if isinstance(report, BrokenReport)]
+            return [parse_row(row) for row in conn.execute(query).mappings()]
 
     def job_shaping_rows(self, shard: Shard | None = None) -> list[dict]:
         """The fields that shape Dagster definitions, as plain JSON-able values (one query); only
