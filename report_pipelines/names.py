@@ -25,6 +25,11 @@ TAG_TRIGGER = "report_pipelines/trigger"
 PARTITION_TAG = "dagster/partition"
 PARTITION_SET_TAG = "dagster/partition_set"
 RETRY_STRATEGY_TAG = "dagster/retry_strategy"
+# Op pools of the warehouse, analyst and Slack steps (limits in the instance's `concurrency`).
+POOL_WAREHOUSE = "report_pipelines_warehouse"
+POOL_ANALYST = "report_pipelines_analyst"
+POOL_SLACK = "report_pipelines_slack"
+POOLS = (POOL_WAREHOUSE, POOL_ANALYST, POOL_SLACK)
 
 
 SHARD_ENV = "REPORT_PIPELINES_SHARD"

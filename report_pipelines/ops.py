@@ -11,7 +11,9 @@ from report_pipelines import pipeline
 from report_pipelines.analysts.base import AnalystResource
 from report_pipelines.conditions import ConditionError
 from report_pipelines.models import Report, ReportWindow
-from report_pipelines.names import TAG_DELIVERY, TAG_FORCE, TAG_SLACK_CHANNEL, TAG_SLACK_TS, webserver_url
+from report_pipelines.names import (
+    POOL_ANALYST, POOL_SLACK, POOL_WAREHOUSE, TAG_DELIVERY, TAG_FORCE, TAG_SLACK_CHANNEL, TAG_SLACK_TS, webserver_url,
+)
 from report_pipelines.pipeline import AnalysedReport, FormattedReport, ReportData, ReportFailed
 from report_pipelines.resources import ReportResource, ReportStoreResource, SlackResource
 from report_pipelines.slack.delivery import SlackDeliveryError
@@ -49,7 +51,7 @@ def window_for(context: dg.OpExecutionContext, report: Report) -> ReportWindow:
 
 @dg.op(
     description="Run the report's SQL for the run's window against the warehouse.",
-    pool="report_pipelines_warehouse",
+    pool=POOL_WAREHOUSE,
 )
 def query_warehouse(
     context: dg.OpExecutionContext,
@@ -87,7 +89,7 @@ def query_warehouse(
 
 @dg.op(
     description="Summarise the result: exact metrics plus insights and recommendations.",
-    pool="report_pipelines_analyst",
+    pool=POOL_ANALYST,
 )
 def analyze_results(context: dg.OpExecutionContext, data: ReportData, analyst: AnalystResource) -> AnalysedReport:
     analysis = pipeline.analyse(data, analyst=analyst, context=context)
@@ -114,7 +116,7 @@ def format_slack_message(context: dg.OpExecutionContext, analysed: AnalysedRepor
 
 @dg.op(
     description="Post the message to Slack once per window, or write a preview without a workspace.",
-    pool="report_pipelines_slack",
+    pool=POOL_SLACK,
     # 429s are retried inside the Slack client; this covers failures that may succeed later
     # (a workspace briefly unreachable). The delivery ledger makes a retry safe.
     retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),

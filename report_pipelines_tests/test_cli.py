@@ -326,3 +326,19 @@ def test_next_runs_names_the_timezone_once_for_utc(demo_store):
     weekly = [line for line in cli("next-runs", "--hours", "192").output.splitlines()
               if line.startswith("weekly_regional_revenue")]
     assert weekly and all("(Europe/London)" in line for line in weekly)
+
+
+def test_init_creates_the_report_ops_pools_in_dagster(home):
+    import dagster as dg
+
+    from report_pipelines.names import POOLS
+
+    for _ in range(2):  # safe to repeat
+        done = cli("init")
+        assert done.exit_code == 0, done.output
+        assert f"op pools ready: {', '.join(POOLS)}" in done.output
+    with dg.DagsterInstance.get() as instance:
+        assert set(POOLS) <= set(instance.event_log_storage.get_concurrency_keys())
+        limits = {pool: instance.event_log_storage.get_concurrency_info(pool).slot_count for pool in POOLS}
+    # At the instance's default pool limit, which stays in force as the setting changes.
+    assert set(limits.values()) == {instance.global_op_concurrency_default_limit}, limits

@@ -19,12 +19,18 @@ DEMO_SLUG = "daily_sales_report"
 
 @main.command()
 def init() -> None:
-    """Create the report-store tables (safe to repeat)."""
+    """Create the report-store tables and the report ops' pools in Dagster (safe to repeat)."""
     from report_pipelines.store import ReportStore
 
     store = ReportStore()
     store.create_tables()
     click.echo(f"report store ready: {store.safe_url}")
+    if os.environ.get("DAGSTER_HOME"):
+        from report_pipelines.service.deploy import initialize_pools
+
+        pools = initialize_pools()
+        if pools:
+            click.echo(f"op pools ready: {', '.join(pools)}")
 
 
 def demo_specs():

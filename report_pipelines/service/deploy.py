@@ -26,3 +26,23 @@ def sharded_workspace(count: int, host: str, first_port: int) -> str:
         + ". Start each on its host, then the webserver and the daemon with this file:\n"
     )
     return header + "\n".join(commands) + "\n" + yaml.safe_dump({"load_from": entries}, sort_keys=False)
+
+
+def initialize_pools() -> list[str]:
+    """Write the report ops' pools into the instance's storage at their default limit.
+
+    A pool's row is otherwise created by the first run that claims a slot in it; on PostgreSQL
+    the first runs of a burst on a new deployment race to insert it and the losers fail
+    (duplicate key in concurrency_limits). Run once after `dagster instance migrate`.
+    """
+    import dagster as dg
+
+    from report_pipelines.names import POOLS
+
+    with dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        if not storage.supports_global_concurrency_limits:
+            return []
+        for pool in POOLS:
+            storage.initialize_concurrency_limit_to_default(pool)
+    return list(POOLS)
