@@ -233,6 +233,7 @@ def test_celery_workers_run_reports_and_a_run_of_a_lost_worker_is_retried_once(h
                 worker.start(
                     name, str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
                     "-y", str(worker_homes[name] / "celery.yaml"), "-q", queue, "-n", name,
+                    "-i", "report_pipelines.definitions",
                 )  # fmt: skip
             wait_for_location(topology, web)
             for name, worker in workers.items():
