@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import (
-    burst, load, machine, memory, rate_limit, report_run, run_start, sensor_tick, ui_pages,
+    burst, burst10k, load, machine, memory, rate_limit, report_run, run_start, sensor_tick, ui_pages,
 )
 from benchmarks.harness import BenchmarkError, Outcome, Row
 
@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, tuple[Callable[[bool], Outcome], str]] = {
     run_start.NAME: (run_start.run, "launch of a run worker to its first step, by number of reports"),
     rate_limit.NAME: (rate_limit.run, "posts into a channel limited to 1 message/s"),
     burst.NAME: (burst.run, "reports due at once, through dagster dev and its daemon"),
+    burst10k.NAME: (burst10k.run, "1,000 of 10,000 reports due in one minute, on Celery workers, vs bare jobs"),
     ui_pages.NAME: (ui_pages.run, "the UI's jobs and automation pages over many reports, in chromium"),
 }
 RESULTS_FILE = Path(__file__).parent / "results.json"

@@ -63,7 +63,11 @@ def bare_job(
     name: str, cron: str, timezone: str, start: str, *, pooled: bool = False
 ) -> dg.JobDefinition:
     graph = pooled_graph if pooled else bare_graph
-    return graph.to_job(name=name, partitions_def=daily_partitions(cron, timezone, start))
+    # In one process, as the report jobs execute: Dagster's default multiprocess executor cannot
+    # start step processes inside a Celery worker's (daemonic) pool process.
+    return graph.to_job(
+        name=name, partitions_def=daily_partitions(cron, timezone, start), executor_def=dg.in_process_executor
+    )
 
 
 def bare_definitions(shapes: list[dict]) -> dg.Definitions:
