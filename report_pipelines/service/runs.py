@@ -166,11 +166,21 @@ def follow(
 
 # The daemon launches a retry within seconds of the failure; give it a busy queue's worth.
 RETRY_START_SECONDS = 120
+# How long a failed run may go untagged: Dagster tags it in the same call that stores the failure.
+WILL_RETRY_TAG_SECONDS = 5
 
 
 def _retry_of(instance: dg.DagsterInstance, run: dg.DagsterRun, *, timeout: float) -> dg.DagsterRun | None:
     """The retry Dagster starts for ``run`` (tagged ``dagster/will_retry`` when it failed)."""
-    if run.status != dg.DagsterRunStatus.FAILURE or run.tags.get("dagster/will_retry") != "true":
+    if run.status != dg.DagsterRunStatus.FAILURE or not instance.run_retries_enabled:
+        return None
+    # Dagster stores the failure first and tags whether it will retry just after: a run read in
+    # between has no tag yet.
+    tag_deadline = time.monotonic() + WILL_RETRY_TAG_SECONDS
+    while "dagster/will_retry" not in run.tags and time.monotonic() < tag_deadline:
+        time.sleep(0.2)
+        run = instance.get_run_by_id(run.run_id) or run
+    if run.tags.get("dagster/will_retry") != "true":
         return None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
