@@ -33,8 +33,8 @@ from pathlib import Path
 import yaml
 
 from benchmarks.harness import (
-    PROJECT_ROOT, BenchmarkError, Outcome, Row, clean_environment, register_group, run_worker,
-    stop_group,
+    PROJECT_ROOT, BenchmarkError, Outcome, Row, clean_environment, free_port, register_group,
+    run_worker, stop_group,
 )
 
 NAME = "burst10k"
@@ -269,7 +269,7 @@ def measure(kind: str, stored: int, due: int, workers: list[int], first_margin_m
     queue = f"report_runs_bench_{uuid.uuid4().hex[:8]}"
     instance_yaml = _instance_yaml(queue)
     (home / "dagster.yaml").write_text(yaml.safe_dump(instance_yaml))
-    grpc_port = _free_port()
+    grpc_port = free_port()
     url = _create_database()
     slack = fake_slack()
     processes = Processes(logs)
@@ -349,12 +349,6 @@ def measure(kind: str, stored: int, due: int, workers: list[int], first_margin_m
         _drop_database(url)
     return {"kind": kind, "stored": stored, "due": due, **{k: round(v, 1) for k, v in timings.items()},
             "slots": results}
-
-
-def _free_port() -> int:
-    from benchmarks.harness import free_port
-
-    return free_port()
 
 
 def _resize_workers(processes: Processes, env: dict, home: Path, instance_yaml: dict, count: int, kind: str) -> None:
