@@ -5,8 +5,10 @@ Pure functions that import nothing of ours:
 - :func:`split_sql` cuts SQL into code and literal chunks (strings, quoted identifiers,
   comments), so window markers are found (:func:`find_window_parameters`) and bound only in code;
 - :func:`is_sql` tells a report's SQL from a plain-language prompt;
-- :func:`check_read_only` accepts exactly one read-only query and nothing that reaches past the
-  warehouse's tables (it guards model-written SQL; the warehouse's own sandbox is the real fence).
+- :func:`check_read_only` accepts exactly one read-only query over the warehouse's tables, built
+  from an allow-list of functions and table functions. Every report's SQL and every query the
+  Gemini analyst writes passes it; the warehouse's own sandbox (read-only engine settings, no
+  file or network access) is the fence behind it.
 
 sqlglot is imported on first use: the code location imports this module through the report
 models, and sqlglot's import (about 0.2 s here) is only worth paying once a query is looked at.
@@ -24,9 +26,26 @@ PARAMETER_PATTERN = re.compile(r"(?<![\w@])@(" + "|".join(WINDOW_PARAMETERS) + r
 MAX_REASON_CHARS = 200
 
 _DIALECTS = (None, "bigquery", "duckdb", "postgres")
-# Functions that read files, URLs, other databases, settings or the environment (DuckDB,
-# PostgreSQL, BigQuery). They write nothing, but they reach past the warehouse's tables, and
-# whatever they read (a key file, a secret) would go into the prompt and the message.
+# Table functions a query may read from (FROM name(...)): they generate rows and read nothing.
+# Every other table function (DuckDB's read_* and duckdb_* catalogs, pragma_*, sqlite_scan,
+# PostgreSQL's dblink, ...) is refused.
+TABLE_FUNCTIONS = frozenset(
+    {"range", "generate_series", "unnest", "generate_array", "generate_date_array", "generate_timestamp_array"}
+)
+# Functions report SQL may call besides those in sqlglot's function catalog for the dialects
+# above (aggregates, date, string, math, window functions: computations on values). A function
+# that is in neither is refused by name, so a side effect (pg_sleep, set_config, nextval, setval,
+# pg_terminate_backend, lo_unlink), a catalog or settings reader (current_setting,
+# duckdb_settings) or anything a new engine version adds never runs through a report.
+EXTRA_FUNCTIONS = frozenset(
+    {
+        "now", "date_part", "datepart", "epoch", "epoch_ms", "quantile_cont", "quantile_disc",
+        "strftime", "strptime", "julianday", "printf", "make_date", "make_timestamp", "age",
+        "justify_interval", "width_bucket", "list_value", "regexp_matches", "pg_typeof",
+    }
+)  # fmt: skip
+# Functions in that catalog that read files, URLs, other databases, settings or the
+# environment, or change a sequence: refused although sqlglot knows them.
 _OUTSIDE_FUNCTIONS = frozenset(
     {
         "read_csv", "read_csv_auto", "read_parquet", "parquet_scan", "read_json",
@@ -35,7 +54,7 @@ _OUTSIDE_FUNCTIONS = frozenset(
         "getenv", "query", "query_table", "sqlite_scan", "postgres_scan", "postgres_query",
         "mysql_query", "iceberg_scan", "delta_scan", "current_setting", "pg_read_file",
         "pg_read_binary_file", "pg_ls_dir", "pg_stat_file", "lo_import", "lo_export", "dblink",
-        "dblink_exec", "external_query",
+        "dblink_exec", "external_query", "next_value_for", "to_file", "parse_url",
     }
 )  # fmt: skip
 # A table name that is a path or a data file: DuckDB's replacement scans read it from disk.
@@ -116,6 +135,7 @@ class _Grammar:
     query_start: frozenset
     write_tokens: frozenset
     write_nodes: dict
+    functions: frozenset
 
 
 @functools.cache
@@ -168,6 +188,12 @@ def _grammar() -> _Grammar:
             # sqlglot's fallback for statements it does not model: CALL, EXECUTE, VACUUM ...
             exp.Command: "a command",
         },
+        functions=frozenset(
+            name.lower()
+            for dialect in _DIALECTS
+            for name in sqlglot.Dialect.get_or_raise(dialect).parser_class.FUNCTIONS
+        )
+        | EXTRA_FUNCTIONS,
     )
 
 
@@ -177,16 +203,17 @@ def check_read_only(sql: str) -> str:
     Read-only means exactly one statement, a SELECT or WITH ... SELECT (set operations of them
     included), with no INSERT, UPDATE, DELETE, MERGE, CREATE, DROP, ALTER, GRANT, REVOKE, COPY,
     ATTACH, DETACH, PRAGMA, SET, CALL, TRUNCATE, SELECT ... INTO or row lock anywhere in it —
-    not even in a CTE — and nothing that reads past the warehouse's tables (files, URLs, other
-    databases, environment variables; see ``_OUTSIDE_FUNCTIONS``).
+    not even in a CTE — that reads only tables (by name, never a file path), subqueries, VALUES
+    and the generators in ``TABLE_FUNCTIONS``, and calls only functions on the allow-list: those
+    sqlglot models for these dialects plus ``EXTRA_FUNCTIONS``, less ``_OUTSIDE_FUNCTIONS``.
 
     The SQL is parsed with sqlglot in the generic, BigQuery, DuckDB and PostgreSQL dialects;
     every dialect that parses it must agree it is read-only, so a comment or quoting rule of one
     dialect cannot hide a second statement from the check. Window parameters (``@window_start``
     ...) are accepted. The returned text is ``sql`` itself, trimmed of surrounding whitespace
     and trailing semicolons, because sqlglot's rewrite could change its meaning in the
-    warehouse's dialect. The check guards model-written SQL; the caller should still query with
-    read-only credentials (and, for DuckDB, external access disabled).
+    warehouse's dialect. The warehouses run every report query through it and then on a
+    sandboxed connection (read-only, no file or network access), which holds on its own.
     """
     g = _grammar()
     statement = re.sub(r"[\s;]+$", "", sql.strip())
@@ -288,17 +315,35 @@ def _without_parameters(sql: str) -> str:
 
 
 def _check_stays_in_warehouse(node: Any) -> None:
-    exp = _grammar().exp
-    if isinstance(node, exp.Func):
-        name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
-        if name.lower() in _OUTSIDE_FUNCTIONS:
+    g = _grammar()
+    exp = g.exp
+    if isinstance(node, exp.Table) and isinstance(node.this, exp.Func):
+        name = _function_name(node.this)
+        if name not in TABLE_FUNCTIONS:
             raise ValueError(
-                f"only the warehouse's tables may be read; {name.lower()}() reaches outside them"
+                f"only the warehouse's tables may be read; the table function {name}() is not "
+                f"allowed (allowed: {', '.join(sorted(TABLE_FUNCTIONS))})"
+            )
+    elif isinstance(node, exp.Func):
+        name = _function_name(node)
+        if name in _OUTSIDE_FUNCTIONS:
+            raise ValueError(f"only the warehouse's tables may be read; {name}() reaches outside them")
+        if isinstance(node, exp.Anonymous) and name not in g.functions:
+            raise ValueError(
+                f"the function {name}() is not on the list of functions report SQL may call "
+                "(SQL's aggregate, date, string, math and window functions are)"
             )
     elif isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
         name = ".".join(part.name for part in node.parts)
         if _FILE_TABLE.search(name):
             raise ValueError(f"only the warehouse's tables may be read; {name!r} is a file")
+
+
+def _function_name(node: Any) -> str:
+    exp = _grammar().exp
+    name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+    # sqlglot's name for generate_series in the dialects where it yields rows.
+    return "generate_series" if name == "exploding_generate_series" else name
 
 
 def _statements(sql: str, dialect: str | None) -> list[Any]:

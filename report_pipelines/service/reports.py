@@ -15,6 +15,7 @@ import yaml
 from report_pipelines.models import Report, ReportSpec, ReportValidationError
 from report_pipelines.report_files import load_report_text
 from report_pipelines.names import job_name
+from report_pipelines.sql import check_read_only, is_sql
 from report_pipelines.store import BrokenReport, ReportNameTaken, ReportNotFound, ReportStore
 
 # Ids are SQL INTEGERs: a larger number cannot name a report, and PostgreSQL would refuse it.
@@ -75,12 +76,26 @@ def _writing(store: ReportStore, owner: str | None, write):
         raise NameTaken(str(err) if own else "name: this name is taken by another report; choose another name", own=own) from None
 
 
+def check_query(spec: ReportSpec) -> None:
+    """Refuse report SQL the warehouses would refuse (writes, several statements, file readers,
+    functions off the allow-list) before it is stored, with the same words; a plain-language
+    prompt is Gemini's to turn into SQL, and each query it writes is checked the same way."""
+    if not is_sql(spec.query):
+        return
+    try:
+        check_read_only(spec.query)
+    except ValueError as err:
+        raise ReportValidationError(f"query: {err}") from None
+
+
 def create_report(spec: ReportSpec, owner: str | None = None) -> Report:
+    check_query(spec)
     store = ReportStore()
     return _writing(store, owner, lambda: store.add(spec))
 
 
 def update_report(ref: str | int, spec: ReportSpec, owner: str | None = None) -> Report:
+    check_query(spec)
     store = ReportStore()
     current = get_report(ref, owner, store=store, broken_too=True)
     return _writing(store, owner, lambda: store.update(current.slug, spec))

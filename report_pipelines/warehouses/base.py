@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import Field
 
 from report_pipelines.models import ReportWindow
+from report_pipelines.sql import check_read_only
 
 # Enough for exact metrics over large weekly and monthly results; past it the message says so.
 DEFAULT_ROW_CAP = 1_000_000
@@ -16,6 +17,15 @@ DEFAULT_ROW_CAP = 1_000_000
 
 class WarehouseError(RuntimeError):
     """A query failed for a reason the report's owner can act on; the message says how."""
+
+
+def read_only_sql(sql: str) -> str:
+    """``sql`` as it will run, if :func:`check_read_only` accepts it; every warehouse asks this
+    before it sends a report's query anywhere."""
+    try:
+        return check_read_only(sql)
+    except ValueError as err:
+        raise WarehouseError(f"the report SQL was refused: {err}") from None
 
 
 @dataclass

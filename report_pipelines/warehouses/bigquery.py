@@ -30,7 +30,7 @@ from pydantic import Field
 
 from report_pipelines.models import ReportWindow
 from report_pipelines.sql import find_window_parameters
-from report_pipelines.warehouses.base import QueryResult, WarehouseError, WarehouseResource
+from report_pipelines.warehouses.base import QueryResult, WarehouseError, WarehouseResource, read_only_sql
 from report_pipelines.warehouses.bigquery_errors import (
     DEFAULT_JOB_TIMEOUT_SECONDS,
     DEFAULT_MAXIMUM_BYTES_BILLED,
@@ -191,7 +191,10 @@ class BigQueryWarehouse(WarehouseResource):
                     timeout=self.job_timeout_seconds,
                 )
                 estimated = dry_run.total_bytes_processed or 0
+                # The dry run runs nothing and names syntax errors with their position; then the
+                # statement type, and the same allow-list every warehouse applies.
                 check_statement_type(dry_run.statement_type)
+                read_only_sql(sql)
                 check_bytes_cap(estimated, self.maximum_bytes_billed)
                 job = client.query(
                     sql,
