@@ -16,7 +16,7 @@ from report_pipelines.store import DeliveryKey, DeliveryLedger, LedgerEntry, Rep
 from report_pipelines.store.deliveries import Sent
 from report_pipelines.slack.delivery import AUTH_ERRORS, SlackDelivery, SlackDeliveryError
 from report_pipelines.slack.previews import write_preview
-from report_pipelines.slack.routing import destination_key, workspace_for
+from report_pipelines.slack.routing import destination_key, legacy_destination_key, workspace_for
 from report_pipelines.slack.threads import post_thread_extras
 
 
@@ -65,6 +65,10 @@ def preview_folder():
     return default_home() / "previews"
 
 
+def _posted(posted) -> tuple[str | None, str | None]:
+    return posted.channel, posted.ts
+
+
 # Slack answers that mean the message to edit is gone: a forced re-run then posts anew.
 _NOTHING_TO_EDIT = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 
@@ -91,14 +95,20 @@ class SlackResource(dg.ConfigurableResource):
         active = [w.team_id for w in WorkspaceStore().list(active_only=True)]
         return workspace_for(report.slug, report.slack_config, active)
 
-    def delivery_key(self, report: Report, partition_key: str) -> DeliveryKey | None:
-        """The ledger key of the report's window, or None when it is not posted to Slack."""
+    def delivery_key(
+        self, report: Report, partition_key: str, client: SlackDelivery | None = None
+    ) -> DeliveryKey | None:
+        """The ledger key of the report's window, or None when it is not posted to Slack.
+
+        The destination is keyed on what Slack resolves it to (the channel ID, or the DM's user
+        ID), so this asks Slack when the report names a channel by name or a user by email."""
         if report.slack_config.notification_type == "none":
             return None
         team_id = self.team_for(report)
         if team_id is None:
             return None
-        return DeliveryKey(report.id, partition_key, destination_key(team_id, report.slack_config))
+        client = client or self.client(team_id)
+        return DeliveryKey(report.id, partition_key, destination_key(team_id, report.slack_config, self._resolved(client, report)))
 
     def client(self, team_id: str) -> SlackDelivery:
         return SlackDelivery(
@@ -127,22 +137,36 @@ class SlackResource(dg.ConfigurableResource):
         config = report.slack_config
         if config.notification_type == "none":
             return Delivery("not_sent", "notification_type is none: the report is not posted")
-        key = self.delivery_key(report, partition_key)
-        if key is None:
+        team_id = self.team_for(report)
+        if team_id is None:
             path = write_preview_bundle(preview_folder(), report, partition_key, blocks, text, extras)
             return Delivery("preview", f"no Slack workspace configured: message written to {path}", preview_path=str(path))
-        team_id = key.destination.split("/", 1)[0]
         client = self.client(team_id)
+        try:
+            resolved = self._resolved(client, report)
+        except SlackDeliveryError as err:
+            if err.code in AUTH_ERRORS:
+                WorkspaceStore().mark_unhealthy(team_id, err.code)
+            raise
+        key = DeliveryKey(report.id, partition_key, destination_key(team_id, config, resolved))
+        ledger = DeliveryLedger()
+        # A window delivered under an earlier spelling of the same destination (#sales, #Sales,
+        # C0123ABCD) or by an earlier release keeps its row: it is not posted again.
+        ledger.adopt(
+            key, [legacy_destination_key(team_id, config)],
+            channel=resolved if config.notification_type == "channel" else None,
+        )  # fmt: skip
 
         def send(previous: LedgerEntry | None) -> Sent:
             if previous is not None and previous.posted and previous.ts:
                 posted = self._update_or_post(client, previous, blocks, text)
             else:
-                posted = client.post_message(self._channel_id(client, report), blocks, text)
+                channel = client.open_dm(resolved) if config.notification_type == "dm" else resolved
+                posted = client.post_message(channel, blocks, text)
             return Sent(posted.channel, posted.ts)
 
         try:
-            outcome = DeliveryLedger().deliver_once(
+            outcome = ledger.deliver_once(
                 key, run_id=run_id, force=force, send=send,
                 may_have_sent=lambda err: getattr(err, "may_have_posted", True),
             )  # fmt: skip
@@ -182,16 +206,21 @@ class SlackResource(dg.ConfigurableResource):
         client = delivery.client or self.client(delivery.team_id or "")
         records = post_thread_extras(
             client, delivery.channel, delivery.ts, report_name=report.name,
-            texts=extras.texts, files=extras.files,
+            texts=extras.texts, files=extras.files, done=set(entry.extras_posted),
+            on_posted=lambda name: ledger.mark_extra_posted(delivery.key, name),
         )  # fmt: skip
         ledger.mark_extras_done(delivery.key)
         return [*records, *extras.skipped]
 
     def notify(
-        self, report: Report, target: tuple[str, str] | None, blocks: list, text: str, *, key: str
+        self, report: Report, target: tuple[str, str] | None, blocks: list, text: str, *, key: str,
+        once: DeliveryKey | None = None,
     ) -> str:
         """Send an operational notice (not a report): to a DM or channel in the report's
-        workspace, or into the preview folder when there is no workspace or no target."""
+        workspace, or into the preview folder when there is no workspace or no target.
+
+        With ``once`` (a ledger key, e.g. one per failed run) the notice goes through the
+        delivery ledger: a second evaluation of the same failure posts nothing."""
         notices = preview_folder() / "_notices"
         try:
             team_id = self.team_for(report)
@@ -208,6 +237,15 @@ class SlackResource(dg.ConfigurableResource):
         try:
             client = self.client(team_id)
             channel = client.open_dm(where) if kind == "dm" else client.resolve_channel(where)
+            if once is not None:
+                outcome = DeliveryLedger().deliver_once(
+                    once, run_id=once.destination.rsplit("/", 1)[-1], force=False,
+                    send=lambda _previous: Sent(*_posted(client.post_message(channel, blocks, text))),
+                    may_have_sent=lambda err: getattr(err, "may_have_posted", True),
+                )  # fmt: skip
+                if not outcome.sent:
+                    return f"notice already posted to {where} ({outcome.entry.channel}, ts {outcome.entry.ts}); not posted again"
+                return f"notice posted to {where} ({outcome.entry.channel}, ts {outcome.entry.ts})"
             posted = client.post_message(channel, blocks, text)
         except (SlackDeliveryError, SecretKeyError) as err:
             # The notice matters most when Slack is the problem: keep it where people can see it.
@@ -219,10 +257,11 @@ class SlackResource(dg.ConfigurableResource):
         return f"notice posted to {where} ({posted.channel}, ts {posted.ts})"
 
     @staticmethod
-    def _channel_id(client: SlackDelivery, report: Report) -> str:
+    def _resolved(client: SlackDelivery, report: Report) -> str:
+        """The destination as Slack knows it: the channel ID, or the DM's user ID."""
         config = report.slack_config
         if config.notification_type == "dm":
-            return client.open_dm(config.slack_user_id or "")
+            return client.user_id(config.slack_user_id or "")
         return client.resolve_channel(config.slack_channel or "")
 
     @staticmethod

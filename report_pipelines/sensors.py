@@ -24,7 +24,7 @@ from report_pipelines.names import (
     webserver_url,
 )
 from report_pipelines.resources import SlackResource
-from report_pipelines.store import ReportNotFound, ReportStore, ReportStoreUnavailable
+from report_pipelines.store import DeliveryKey, ReportNotFound, ReportStore, ReportStoreUnavailable
 
 SENSOR_INTERVAL_SECONDS = 15
 # A reload request that has not brought the location in step after this long is made again
@@ -219,5 +219,8 @@ def report_failure_notifier(context: dg.RunFailureSensorContext) -> None:
         context.log.warning(f"report of failed run {run.run_id} no longer exists; no notice sent")
         return
     target = failure_destination(run.tags.get(TAG_OWNER, report.user_id), os.environ.get("REPORT_PIPELINES_OPS_CHANNEL"))
-    detail = SlackResource().notify(report, target, blocks, text, key=f"failure-{run.run_id}")
+    # Once per failed run: a sensor tick evaluated again (its daemon restarted before the cursor
+    # moved) finds the notice in the delivery ledger.
+    once = DeliveryKey(report.id, run.tags.get("dagster/partition", "")[:32], f"notice/failure/{run.run_id}")
+    detail = SlackResource().notify(report, target, blocks, text, key=f"failure-{run.run_id}", once=once)
     context.log.info(detail)

@@ -251,7 +251,7 @@ def check_read_only(sql: str) -> str:
         try:
             statements = _statements(prepared, dialect)
         except g.parse_error as err:
-            first_error = first_error or _first_line(err)
+            first_error = first_error or _syntax_error(err)
             continue
         parsed_any = True
         if len(statements) != 1:
@@ -359,6 +359,15 @@ def _node_name(node: Any) -> str:
                 return str(node.this).upper()
             return name
     return node.key.upper()
+
+
+def _syntax_error(err: Exception) -> str:
+    """``syntax error at line 1, column 64 near "GROUP"`` from sqlglot's ParseError."""
+    found = (getattr(err, "errors", None) or [{}])[0]
+    near = (found.get("highlight") or "").split()
+    if not found.get("line") or not near:
+        return _first_line(err)
+    return f'syntax error at line {found["line"]}, column {found["col"]} near "{near[0]}"'
 
 
 def _first_line(err: Exception) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import dagster as dg
 import pytest
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from report_pipelines.report_files import load_report_text
 from report_pipelines.store import DeliveryKey, DeliveryLedger, ReportStore, WorkspaceStore
+from report_pipelines.store.deliveries import Sent
 from report_pipelines.resources import SlackResource
 from report_pipelines.slack.delivery import clear_channel_cache
 from report_pipelines_tests.conftest import REPORTS
@@ -118,7 +121,7 @@ def test_unconfirmed_post_fails_loudly_and_force_recovers(slack, instance):
     store = ReportStore()
     report = store.get("regional_revenue")
     ledger = DeliveryLedger()
-    key = DeliveryKey(report.id, KEY, "T0001/channel/#sales")
+    key = DeliveryKey(report.id, KEY, "T0001/channel/C0SALES")
     # A run that claimed the window and died before Slack answered.
     assert ledger._claim(key, "crashed-run")
     result = launch(instance)
@@ -148,3 +151,103 @@ def test_results_on_disk_are_encrypted(slack, instance, home):
     for path in stored:
         data = path.read_bytes()
         assert b"North" not in data and b"revenue" not in data and b"Regional" not in data
+
+
+def respelled(channel: str, **extra: str) -> str:
+    text = (REPORTS / "valid.yaml").read_text().replace('slack_channel: "#sales"', f'slack_channel: "{channel}"')
+    for old, new in extra.items():
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.mark.parametrize("spelling", ["C0SALES", "#Sales", "sales"])
+def test_respelling_the_destination_never_posts_a_window_twice(slack, instance, spelling):
+    assert launch(instance).success
+    ReportStore().update("regional_revenue", load_report_text(respelled(spelling)))
+    again = launch(instance)
+    assert again.success
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    assert instance.get_run_by_id(again.run_id).tags["report_pipelines/delivery"] == "already_delivered"
+    report = ReportStore().get("regional_revenue")
+    assert [entry.destination for entry in DeliveryLedger().for_window(report.id, KEY)] == ["T0001/channel/C0SALES"]
+
+
+def test_a_window_recorded_by_an_earlier_release_is_not_posted_again(slack, instance):
+    # Earlier releases keyed the ledger on the destination as configured.
+    report = ReportStore().get("regional_revenue")
+    ledger = DeliveryLedger()
+    legacy = DeliveryKey(report.id, KEY, "T0001/channel/#sales")
+    assert ledger._claim(legacy, "old-run")
+    ledger._complete(legacy, "old-run", Sent("C0SALES", "1700000000.000100"))
+    ReportStore().update("regional_revenue", load_report_text(respelled("C0SALES")))
+    result = launch(instance)
+    assert result.success and slack.posts == []
+    assert ledger.get(legacy) is None
+    assert ledger.get(DeliveryKey(report.id, KEY, "T0001/channel/C0SALES")).ts == "1700000000.000100"
+
+
+def test_a_retry_after_a_failed_thread_extra_posts_only_the_missing_ones(slack, instance, monkeypatch):
+    from report_pipelines.slack.delivery import SlackDelivery, SlackDeliveryError
+
+    with_extras = respelled("#sales", **{"analysis: {mode: quick, audience: analyst}": (
+        "analysis: {mode: quick, audience: analyst}\nattachments: {chart: true, csv: true}")})
+    ReportStore().update("regional_revenue", load_report_text(with_extras))
+    # The chart goes into the thread, then the CSV upload fails once: the op retry that follows
+    # must post the CSV and nothing else.
+    real_upload = SlackDelivery.upload_file
+    failures = {"csv": 1}
+
+    def upload_file(self, channel_id, filename, *args, **kwargs):
+        if filename.endswith(".csv") and failures["csv"]:
+            failures["csv"] -= 1
+            raise SlackDeliveryError("internal_error", "Slack answered 500 to files.getUploadURLExternal")
+        return real_upload(self, channel_id, filename, *args, **kwargs)
+
+    monkeypatch.setattr(SlackDelivery, "upload_file", upload_file)
+    result = launch(instance)
+    assert result.success and failures["csv"] == 0
+    retries = [e for e in instance.all_logs(result.run_id) if e.dagster_event and
+               e.dagster_event.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+    assert len(retries) == 1
+    assert len([post for post in slack.posts if not post["thread_ts"]]) == 1
+    kinds = sorted(item["filename"].rsplit(".", 1)[1] for item in slack.files)
+    assert kinds == ["csv", "png"]
+    report = ReportStore().get("regional_revenue")
+    entry = DeliveryLedger().get(DeliveryKey(report.id, KEY, "T0001/channel/C0SALES"))
+    assert entry.extras_done and len(entry.extras_posted) == 2
+
+
+def test_deliveries_list_and_resolve_settle_an_in_doubt_claim(slack, instance):
+    from click.testing import CliRunner
+
+    from report_pipelines.cli import main
+
+    report = ReportStore().get("regional_revenue")
+    ledger = DeliveryLedger()
+    key = DeliveryKey(report.id, KEY, "T0001/channel/C0SALES")
+    assert ledger._claim(key, "crashed-run")
+    listed = CliRunner().invoke(main, ["deliveries", "list", "--json"])
+    assert listed.exit_code == 0
+    assert json.loads(listed.output) == {
+        "report": "regional_revenue", "window": KEY, "destination": "T0001/channel/C0SALES",
+        "run_id": "crashed-run", "since": json.loads(listed.output)["since"],
+    }
+    # Nothing was in the channel: --retry drops the claim and the next run posts.
+    retried = CliRunner().invoke(main, ["deliveries", "resolve", "regional_revenue", "--partition", KEY, "--retry"])
+    assert retried.exit_code == 0, retried.output
+    assert ledger.get(key) is None
+    assert launch(instance).success and len(slack.posts) == 1
+    # A second in-doubt claim (another window) whose message is in Slack: --delivered.
+    other = DeliveryKey(report.id, "2026-11-24-09:00", "T0001/channel/C0SALES")
+    assert ledger._claim(other, "crashed-run")
+    marked = CliRunner().invoke(main, ["deliveries", "resolve", "regional_revenue", "--partition",
+                                       "2026-11-24-09:00", "--delivered", "--ts", "1700000000.000900"])
+    assert marked.exit_code == 0, marked.output
+    assert ledger.get(other).posted and ledger.get(other).ts == "1700000000.000900"
+    again = dg.execute_job(report_job(), instance=instance, tags={"dagster/partition": "2026-11-24-09:00"})
+    assert again.success and len(slack.posts) == 1
+    empty = CliRunner().invoke(main, ["deliveries", "list"])
+    assert "no deliveries in doubt" in empty.output
+    # Nothing left to resolve: a clear refusal, exit 2.
+    nothing = CliRunner().invoke(main, ["deliveries", "resolve", "regional_revenue", "--partition", KEY, "--retry"])
+    assert nothing.exit_code == 2 and "no delivery in doubt" in nothing.output

@@ -54,7 +54,7 @@ TOKEN = "xoxb-5150-faults-token"
 KEY = "2026-11-25-09:00"
 SLUG = "regional_revenue"
 OWNER = "alice@example.com"  # a Slack email: failure notices go to Alice by DM
-DESTINATION = "T0001/channel/#sales"
+DESTINATION = "T0001/channel/C0SALES"
 ROOT = str(REPORTS.parents[1])
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 CLOSED_PORT_STORE = "postgresql+psycopg2://reports:s3cret-pw@127.0.0.1:1/reports"
@@ -503,7 +503,7 @@ def test_sql_syntax_error_fails_naming_it_and_tells_the_owner(slack, store, inst
     store.update(SLUG, spec(query="SELECT region, SUM(revenue) AS revenue FROM sales WHERE GROUP BY region"))
     result = launch(instance)
     text = assert_failed_and_owner_told(
-        instance, slack, result, "Regional Revenue: the warehouse refused the query"
+        instance, slack, result, "Regional Revenue: the report SQL was refused: the SQL could not be parsed"
     )
     assert "syntax error" in text and '"GROUP"' in text
     assert post_attempts(slack) == []
@@ -522,12 +522,13 @@ def postgres():
 
 
 def test_warehouse_timeout_stops_the_query_and_names_the_timeout(slack, store, instance, postgres):
-    store.update(SLUG, spec(query="SELECT 1 AS n FROM pg_sleep(5) WHERE @window_start_date IS NOT NULL"))
+    # Counting a billion generated rows takes PostgreSQL minutes (pg_sleep is off the allow-list).
+    store.update(SLUG, spec(query="SELECT count(*) AS n FROM generate_series(1, 1000000000) AS g WHERE @window_start_date IS NOT NULL"))
     started = time.monotonic()
     result = launch_with(
         instance, warehouse=SQLAlchemyWarehouse(url=postgres, query_timeout_seconds=1)
     )
-    # The server cancelled the statement after 1 s; nobody waited out the 5 s sleep.
+    # The server cancelled the statement after 1 s; nobody waited for the count.
     assert time.monotonic() - started < 5
     assert_failed_and_owner_told(
         instance, slack, result, "canceling statement due to statement timeout"
@@ -802,3 +803,19 @@ def test_notice_for_a_run_whose_worker_died_names_the_cause(slack, instance):
     notify_owner(instance, run.run_id)
     (notice,) = notices(slack)
     assert "died unexpectedly" in notice["text"]
+
+
+def test_a_failure_notice_is_posted_once_per_failed_run(slack, store, instance):
+    store.update(SLUG, spec(query="SELECT region, SUM(revenue) AS revenue FROM no_such_table GROUP BY region"))
+    result = launch(instance)
+    assert_failed_and_owner_told(instance, slack, result, "no_such_table")
+    # The daemon evaluates the same failure again (restarted before its cursor moved).
+    before = len(notices(slack))
+    notify_owner(instance, result.run_id)
+    notify_owner(instance, result.run_id)
+    assert len(notices(slack)) == before
+    entries = DeliveryLedger().for_window(store.get(SLUG).id, KEY)
+    assert [entry.destination for entry in entries if entry.destination.startswith("notice/")] == [
+        f"notice/failure/{result.run_id}"
+    ]
+

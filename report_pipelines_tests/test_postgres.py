@@ -72,7 +72,7 @@ def test_report_on_postgres_instance_and_store(home, database, secret_key, monke
         records = instance.get_run_records(dg.RunsFilter(job_name="report_regional_revenue"))
         assert len(records) == 2
         report = store.get("regional_revenue")
-        entry = DeliveryLedger().get(DeliveryKey(report.id, "2026-11-25-09:00", "T0001/channel/#sales"))
+        entry = DeliveryLedger().get(DeliveryKey(report.id, "2026-11-25-09:00", "T0001/channel/C0SALES"))
         assert entry.status == "posted" and entry.ts == slack.posts[0]["ts"]
         with store.engine.connect() as conn:
             raw = conn.execute(sa.text("SELECT bot_token_encrypted FROM slack_workspaces")).scalar_one()

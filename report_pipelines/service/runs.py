@@ -43,7 +43,7 @@ from report_pipelines.names import (
 from report_pipelines.resources import SlackResource
 from report_pipelines.sensors import run_error_summary
 from report_pipelines.slack.delivery import SlackDeliveryError
-from report_pipelines.store import DeliveryLedger, LedgerEntry
+from report_pipelines.store import DeliveryLedger, LedgerEntry, SecretKeyError
 from report_pipelines.windows import InvalidWindow, report_partitions, resolve_partition_key, window_range
 
 __all__ = ["InvalidWindow", "LaunchError", "Launched", "RunOutcome", "WebserverUnavailable"]
@@ -95,8 +95,9 @@ def delivered(report: Report, key: str) -> LedgerEntry | None:
     """The window's message in the ledger for the report's current destination, if posted."""
     try:
         destination = SlackResource().delivery_key(report, key)
-    except SlackDeliveryError:
-        # The destination cannot be worked out (an ambiguous workspace): the run will say why.
+    except (SlackDeliveryError, SecretKeyError):
+        # The destination cannot be worked out (an ambiguous workspace, Slack unreachable, a
+        # channel not found): the run will say why, and its post step consults the ledger.
         return None
     if destination is None:
         return None

@@ -194,19 +194,22 @@ class SlackDelivery:
             method="conversations.list",
         )
 
-    def open_dm(self, user: str) -> str:
-        """The DM channel ID for a user ID (``U…``/``W…``) or the email of a workspace member."""
+    def user_id(self, user: str) -> str:
+        """The user ID of a user ID (``U…``/``W…``) or of the email of a workspace member."""
         ref = user.strip()
         if USER_ID_PATTERN.fullmatch(ref):
-            user_id = ref
-        elif "@" in ref:
+            return ref
+        if "@" in ref:
             with self._mapped_errors("users.lookupByEmail", email=ref):
-                user_id = self._read_client.users_lookupByEmail(email=ref)["user"]["id"]
-        else:
-            raise SlackDeliveryError(
-                "user_not_found",
-                f"{ref!r} is neither a Slack user ID (U…/W…) nor an email; check slack_user_id",
-            )
+                return self._read_client.users_lookupByEmail(email=ref)["user"]["id"]
+        raise SlackDeliveryError(
+            "user_not_found",
+            f"{ref!r} is neither a Slack user ID (U…/W…) nor an email; check slack_user_id",
+        )
+
+    def open_dm(self, user: str) -> str:
+        """The DM channel ID for a user ID (``U…``/``W…``) or the email of a workspace member."""
+        user_id = self.user_id(user)
         # conversations.open returns the existing DM when there is one, so retrying it is safe.
         with self._mapped_errors("conversations.open", user=user_id):
             response = self._read_client.conversations_open(users=user_id)

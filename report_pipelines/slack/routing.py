@@ -36,6 +36,13 @@ def workspace_for(slug: str, config: SlackConfig, active: Sequence[str]) -> str 
     return active[0]
 
 
-def destination_key(team_id: str, config: SlackConfig) -> str:
-    """The delivery ledger's name for a Slack destination: ``T0123/channel/#sales``."""
+def destination_key(team_id: str, config: SlackConfig, resolved: str) -> str:
+    """The delivery ledger's name for a Slack destination, on what Slack resolved it to:
+    ``T0123/channel/C0123ABCD`` or ``T0123/dm/U0123ABCD``. ``#sales``, ``#Sales`` and
+    ``C0123ABCD`` are one destination, so re-spelling it never posts a window twice."""
+    return f"{team_id}/{config.notification_type}/{resolved}"
+
+
+def legacy_destination_key(team_id: str, config: SlackConfig) -> str:
+    """The name earlier releases gave a destination: as configured (``T0123/channel/#sales``)."""
     return f"{team_id}/{config.notification_type}/{config.destination}"

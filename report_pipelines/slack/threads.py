@@ -12,7 +12,7 @@ is posted and turns the returned records into run metadata.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +21,7 @@ from report_pipelines.formatting import ELLIPSIS, escape
 from report_pipelines.slack.blocks import validate_message
 from report_pipelines.slack.delivery import SlackDelivery, SlackDeliveryError
 
+EARLIER = "posted by an earlier attempt"
 # The notification preview of a thread reply; the section holds the full text.
 MAX_SUMMARY_CHARS = 150
 _MRKDWN_MARKS = str.maketrans("", "", "*_~`")
@@ -44,6 +45,8 @@ def post_thread_extras(
     report_name: str,
     texts: Sequence[str],
     files: Sequence[Attachment],
+    done: Collection[str] = (),
+    on_posted: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Post ``texts``, then ``files``, into the thread of ``thread_ts``.
 
@@ -57,14 +60,24 @@ def post_thread_extras(
     :func:`~report_pipelines.slack.attachments.thread_messages_for_overflow`); a ``ValueError``
     is raised before anything is posted when one is not.
 
+    Each extra has a name (:func:`extra_names`): those in ``done`` were posted by an earlier
+    attempt and are skipped, and ``on_posted`` is called with each name the moment its reply is
+    in the thread, so a retry after a failure posts only the missing ones.
+
     Returns one record per extra for run metadata: ``kind`` ("text", "chart" or "csv"), the reply
-    ``ts`` or the ``file_id`` and ``filename``, and ``bytes``.
+    ``ts`` or the ``file_id`` and ``filename``, and ``bytes``; a skipped one has ``"skipped":
+    "posted by an earlier attempt"``.
     """
     replies = [_text_reply(text, report_name) for text in texts]
+    names = extra_names(len(texts), files)
     records: list[dict[str, Any]] = []
     posted: list[str] = []
     for number, (blocks, summary) in enumerate(replies, start=1):
         label = f"thread text {number} of {len(replies)}"
+        if names[number - 1] in done:
+            records.append({"kind": "text", "skipped": EARLIER})
+            posted.append(label)
+            continue
         with _naming(label, thread_ts, posted):
             reply = client.post_message(channel_id, blocks, summary, thread_ts=thread_ts)
         record: dict[str, Any] = {
@@ -76,17 +89,32 @@ def post_thread_extras(
             record["warnings"] = reply.warnings
         records.append(record)
         posted.append(label)
-    for item in files:
-        label = f"{item.kind} {item.filename}"
-        with _naming(label, thread_ts, posted):
+        if on_posted is not None:
+            on_posted(names[number - 1])
+    for item, name in zip(files, names[len(texts):]):
+        if name in done:
+            records.append({"kind": item.kind, "filename": item.filename, "skipped": EARLIER})
+            posted.append(name)
+            continue
+        with _naming(name, thread_ts, posted):
             file_id = client.upload_file(
                 channel_id, item.filename, item.content, thread_ts=thread_ts, title=item.title
             )
         records.append(
             {"kind": item.kind, "file_id": file_id, "filename": item.filename, "bytes": len(item.content)}
         )
-        posted.append(label)
+        posted.append(name)
+        if on_posted is not None:
+            on_posted(name)
     return records
+
+
+def extra_names(text_count: int, files: Sequence[Attachment]) -> list[str]:
+    """The names the delivery ledger records thread extras under: ``text 1`` ... then
+    ``<kind> <filename>`` for each file."""
+    return [f"text {number}" for number in range(1, text_count + 1)] + [
+        f"{item.kind} {item.filename}" for item in files
+    ]
 
 
 def _text_reply(text: str, report_name: str) -> tuple[list[dict[str, Any]], str]:

@@ -19,7 +19,8 @@ No Dagster and no Slack import: the destination's sender is a callable handed in
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -41,6 +42,8 @@ deliveries = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     # Thread replies (SQL, overflow, chart, CSV) went out; a retry finishes them if not.
     sa.Column("extras_done", sa.Boolean),
+    # The extras posted so far, each recorded as it goes out (a JSON list of their names).
+    sa.Column("extras_posted", sa.Text),
     sa.UniqueConstraint("report_id", "partition_key", "destination", name="uq_delivery_window"),
 )
 
@@ -66,6 +69,7 @@ class LedgerEntry:
     run_id: str
     updated_at: dt.datetime
     extras_done: bool = False
+    extras_posted: tuple[str, ...] = ()
 
     @property
     def posted(self) -> bool:
@@ -100,8 +104,9 @@ class DeliveryInDoubt(RuntimeError):
         where = entry.destination if entry else "its destination"
         super().__init__(
             f"run {run} started posting this window to {where} and never confirmed it; check the "
-            "channel, then force a re-run (`report-pipelines run SLUG --partition KEY --force`) if "
-            "the message is missing"
+            "channel, then settle it with `report-pipelines deliveries resolve SLUG --partition KEY "
+            "--delivered` if the message is there or `--retry` if it is missing (or force a re-run: "
+            "`report-pipelines run SLUG --partition KEY --force`)"
         )
         self.entry = entry
 
@@ -112,6 +117,7 @@ def _entry(row: sa.RowMapping) -> LedgerEntry:
         destination=row["destination"], status=row["status"], channel=row["channel"],
         ts=row["ts"], run_id=row["run_id"], updated_at=as_utc(row["updated_at"]),
         extras_done=bool(row["extras_done"]),
+        extras_posted=tuple(json.loads(row["extras_posted"] or "[]")),
     )  # fmt: skip
 
 
@@ -174,8 +180,66 @@ class DeliveryLedger:
         self._complete(key, run_id, sent)
         return Delivered(entry=self.get(key), sent=True, previous=existing)
 
+    def in_doubt(self) -> list[LedgerEntry]:
+        """Claims still "sending": a run started posting and never confirmed it (it crashed, or
+        Slack never answered). Each blocks its window until an operator resolves it."""
+        query = sa.select(deliveries).where(deliveries.c.status == SENDING).order_by(deliveries.c.updated_at)
+        with self.db.engine.connect() as conn:
+            return [_entry(row) for row in conn.execute(query).mappings()]
+
+    def resolve(self, key: DeliveryKey, *, delivered: bool, ts: str | None = None,
+                channel: str | None = None) -> LedgerEntry | None:
+        """Settle an in-doubt claim: ``delivered`` marks it posted (the message is in the
+        channel; it is never posted again), else the claim is dropped so the next run of the
+        window posts. Raises LookupError when ``key`` holds no in-doubt claim."""
+        with self.db.begin() as conn:
+            row = conn.execute(sa.select(deliveries).where(self._where(key))).mappings().first()
+            if row is None or row["status"] != SENDING:
+                state = "no claim" if row is None else f"a {row['status']} delivery, not an in-doubt claim"
+                raise LookupError(f"{key.destination} for window {key.partition_key} has {state}")
+            if delivered:
+                conn.execute(deliveries.update().where(self._where(key)).values(
+                    status=POSTED, ts=ts or row["ts"], channel=channel or row["channel"], updated_at=utcnow()))
+            else:
+                conn.execute(deliveries.delete().where(self._where(key), deliveries.c.status == SENDING))
+        return self.get(key)
+
     def mark_extras_done(self, key: DeliveryKey) -> None:
         self._update(key, extras_done=True)
+
+    def mark_extra_posted(self, key: DeliveryKey, name: str) -> None:
+        """Record one thread extra as posted, the moment it is: a retry skips it."""
+        with self.db.begin() as conn:
+            current = conn.execute(sa.select(deliveries.c.extras_posted).where(self._where(key))).scalar()
+            names = json.loads(current or "[]")
+            if name not in names:
+                names.append(name)
+            conn.execute(
+                deliveries.update().where(self._where(key)).values(extras_posted=json.dumps(names), updated_at=utcnow())
+            )
+
+    def adopt(self, key: DeliveryKey, earlier: Sequence[str], channel: str | None = None) -> LedgerEntry | None:
+        """Give ``key`` the window's row recorded under an earlier name of the same destination:
+        a destination in ``earlier`` (as an earlier release named it), or, with ``channel``, a
+        row of the same workspace and kind posted to that channel ID. Returns the row now under
+        ``key``, if any; nothing changes when ``key`` has one already."""
+        existing = self.get(key)
+        if existing is not None:
+            return existing
+        prefix = key.destination.rsplit("/", 1)[0] + "/"
+        for entry in self.for_window(key.report_id, key.partition_key):
+            same = entry.destination in earlier or (
+                channel is not None and entry.channel == channel and entry.destination.startswith(prefix)
+            )
+            if same and entry.destination != key.destination:
+                with self.db.begin() as conn:
+                    conn.execute(
+                        deliveries.update()
+                        .where(self._where(DeliveryKey(key.report_id, key.partition_key, entry.destination)))
+                        .values(destination=key.destination)
+                    )
+                return self.get(key)
+        return None
 
     @staticmethod
     def _already(existing: LedgerEntry | None) -> Delivered:
