@@ -115,6 +115,56 @@ class Processes:
             self.stop(name)
 
 
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+# Services this machine runs beside the deployment, by process name: their CPU is part of a burst.
+SERVICES = {"postgresql": "postgres", "rabbitmq": "beam.smp", "redis": "redis-server"}
+
+
+def _process_table() -> dict[int, tuple[str, int, float]]:
+    """pid -> (name, parent pid, CPU seconds of the process and its reaped children)."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        # utime, stime, cutime, cstime: a child's time joins its parent's once it is reaped.
+        table[int(entry)] = (name, int(fields[1]), sum(int(value) for value in fields[11:15]) / TICKS)
+    return table
+
+
+def cpu_seconds(processes: Processes) -> dict[str, float]:
+    """CPU seconds used so far by each part of the deployment: each started process with all its
+    descendants (a Celery worker's per-run processes included), the services by name, and this
+    process (the driver and the Slack stand-in)."""
+    table = _process_table()
+    children: dict[int, list[int]] = {}
+    for pid, (_, parent, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+
+    def tree(pid: int) -> float:
+        return table[pid][2] + sum(tree(child) for child in children.get(pid, [])) if pid in table else 0.0
+
+    used = {}
+    for name, process in processes.running.items():
+        part = "workers" if name.startswith("worker-") else name
+        used[part] = used.get(part, 0.0) + tree(process.pid)
+    for service, process_name in SERVICES.items():
+        roots = [pid for pid, (name, parent, _) in table.items()
+                 if name == process_name and table.get(parent, ("",))[0] != process_name]
+        used[service] = sum(tree(pid) for pid in roots)
+    # The deployment's processes are this one's children: the driver is what is left.
+    used["driver"] = tree(os.getpid()) - sum(tree(process.pid) for process in processes.running.values())
+    with open("/proc/stat") as stat:
+        values = [int(value) for value in stat.readline().split()[1:]]
+    used["machine_busy"] = (sum(values) - values[3] - values[4]) / TICKS
+    return used
+
+
 def wait(processes: Processes, predicate, what: str, timeout: float, every: float = 1.0):
     started = time.monotonic()
     while time.monotonic() - started < timeout:
@@ -386,6 +436,7 @@ def _watch_slot(processes, instance, slack, kind: str, names: list[str], due_at:
     text_key = f"{key[:10]} {key[11:]}"
     wanted = set(names)
     due_ts = due_at.timestamp()
+    cpu_before = cpu_seconds(processes)
     arrivals: dict[str, list[float]] = {}
     seen = 0
     done_at = None
@@ -421,6 +472,7 @@ def _watch_slot(processes, instance, slack, kind: str, names: list[str], due_at:
                 name = _report_name(post["text"])
                 if name in wanted:
                     arrivals.setdefault(name, []).append(time.time() - due_ts)
+    cpu_after = cpu_seconds(processes)
     records = instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": key}))
     runs = [run for run in _run_phases(instance, records) if kind == "ours" or run["job"] in wanted]
     if kind == "bare":
@@ -437,6 +489,8 @@ def _watch_slot(processes, instance, slack, kind: str, names: list[str], due_at:
         "delivered": delivered, "lost": len(wanted) - delivered, "duplicated": duplicated,
         "seconds_to_last": round(done_at, 1) if done_at is not None else None,
         "run_statistics": _slot_statistics(runs, due_ts),
+        # From shortly before the due minute until the slot's runs had all ended.
+        "cpu_seconds": {part: round(cpu_after.get(part, 0.0) - used, 1) for part, used in cpu_before.items()},
     }
 
 
@@ -468,6 +522,7 @@ def run(quick: bool) -> Outcome:
             f"{stats['median_queue_wait_seconds']} s, start {stats['median_start_seconds']} s, execution "
             f"{stats['median_execution_seconds']} s; {stats['retries']} retried"
         )
+        note += "; " + cpu_note(slot)
         case = f"{slot['reports']} of {stored:,} reports due in one minute, {slot['workers']} Celery worker(s)"
         exact = slot["lost"] == 0 and slot["duplicated"] == 0
         if slot["workers"] == 2 and bare and bare["seconds_to_last"] and seconds:
@@ -487,6 +542,14 @@ def run(quick: bool) -> Outcome:
                 note=note,
             ))
     return outcome
+
+
+def cpu_note(slot: dict) -> str:
+    """CPU seconds per run by part of the deployment, e.g. ``CPU per run: workers 2.26 s, ...``."""
+    runs = max(1, slot["run_statistics"]["runs"])
+    parts = {part: used for part, used in slot.get("cpu_seconds", {}).items() if part != "machine_busy"}
+    listed = ", ".join(f"{part} {used / runs:.2f} s" for part, used in sorted(parts.items(), key=lambda item: -item[1]))
+    return f"CPU per run: {listed} (total {sum(parts.values()) / runs:.2f} s)"
 
 
 def _home(kind: str):
