@@ -48,6 +48,7 @@ def auth(user: str, **kwargs) -> dict[str, str]:
 
 
 ALICE, BOB = auth("alice"), auth("bob")
+ADMIN = auth("root", role="admin")
 
 
 @pytest.fixture
@@ -372,7 +373,7 @@ def test_run_history_comes_from_dagster_with_windows_errors_and_slack_ts(client,
     with FakeSlack(tokens={token: "T0001"}) as slack:
         monkeypatch.setenv("SLACK_API_URL", slack.url)
         added = client.post("/api/scheduling/slack/workspace",
-                            json={"team_id": "T0001", "team_name": "Acme", "bot_token": token}, headers=ALICE)
+                            json={"team_id": "T0001", "team_name": "Acme", "bot_token": token}, headers=ADMIN)
         assert added.status_code == 201
         report = create(client)
         broken = create(client, {**REGIONAL, "name": "Broken", "query": "SELECT * FROM missing_table"})
@@ -418,8 +419,8 @@ def test_next_runs_lists_only_your_enabled_reports(client):
         assert client.get(f"/api/scheduling/next-runs?hours={hours}", headers=ALICE).status_code == 422
 
 
-def test_health_runs_the_same_checks_as_the_cli(client):
-    response = client.get("/api/health", headers=ALICE)
+def test_health_for_an_admin_runs_the_same_checks_as_the_cli(client):
+    response = client.get("/api/health", headers=ADMIN)
     assert response.status_code == 200
     body = response.json()
     cli = json.loads(CliRunner().invoke(main, ["health", "--json"]).output)
@@ -433,26 +434,115 @@ def test_health_runs_the_same_checks_as_the_cli(client):
 
 def test_workspace_tokens_are_stored_encrypted_and_never_returned(client, home, monkeypatch):
     token = "xoxb-1234-very-secret-api"
-    response = client.post("/api/scheduling/slack/workspace",
-                           json={"team_id": "T0001", "team_name": "Acme", "bot_token": token}, headers=ALICE)
-    assert response.status_code == 201 and token not in response.text
-    assert response.json()["team_id"] == "T0001" and response.json()["healthy"] is True
-    listed = client.get("/api/scheduling/slack/workspaces", headers=BOB)
-    assert [w["team_name"] for w in listed.json()] == ["Acme"] and token not in listed.text
-    assert token.encode() not in (home / "report_store.sqlite").read_bytes()
-    assert WorkspaceStore().token("T0001") == token
+    clear_channel_cache()
+    with FakeSlack(tokens={token: "T0001", "xoxb-3-secret": "T0003"}) as slack:
+        monkeypatch.setenv("SLACK_API_URL", slack.url)
+        response = client.post("/api/scheduling/slack/workspace",
+                               json={"team_id": "T0001", "team_name": "Acme", "bot_token": token}, headers=ADMIN)
+        assert response.status_code == 201 and token not in response.text
+        assert response.json()["team_id"] == "T0001" and response.json()["healthy"] is True
+        listed = client.get("/api/scheduling/slack/workspaces", headers=BOB)
+        assert [w["team_name"] for w in listed.json()] == ["Acme"] and token not in listed.text
+        assert token.encode() not in (home / "report_store.sqlite").read_bytes()
+        assert WorkspaceStore().token("T0001") == token
 
-    for body, loc in (({"team_id": "T0002", "team_name": "B", "bot_token": "xoxp-user-token-secret"}, "bot_token"),
-                      ({"team_id": "T 0002", "team_name": "B", "bot_token": "xoxb-1-secret-b"}, "team_id"),
-                      ({"team_id": "T0002", "team_name": "B", "bot_token": "xoxb-1-secret-b", "extra": 1}, "extra")):
-        refused = client.post("/api/scheduling/slack/workspace", json=body, headers=ALICE)
-        assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", loc]
-        assert body["bot_token"] not in refused.text  # never echoed back
-    monkeypatch.delenv("REPORT_PIPELINES_SECRET_KEY")
-    unconfigured = client.post("/api/scheduling/slack/workspace",
-                               json={"team_id": "T0003", "team_name": "C", "bot_token": "xoxb-3-secret"}, headers=ALICE)
-    assert unconfigured.status_code == 503 and "REPORT_PIPELINES_SECRET_KEY is not set" in unconfigured.text
+        for body, loc in (({"team_id": "T0002", "team_name": "B", "bot_token": "xoxp-user-token-secret"}, "bot_token"),
+                          ({"team_id": "T 0002", "team_name": "B", "bot_token": "xoxb-1-secret-b"}, "team_id"),
+                          ({"team_id": "T0002", "team_name": "B", "bot_token": "xoxb-1-secret-b", "extra": 1}, "extra")):
+            refused = client.post("/api/scheduling/slack/workspace", json=body, headers=ADMIN)
+            assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", loc]
+            assert body["bot_token"] not in refused.text  # never echoed back
+        monkeypatch.delenv("REPORT_PIPELINES_SECRET_KEY")
+        unconfigured = client.post("/api/scheduling/slack/workspace",
+                                   json={"team_id": "T0003", "team_name": "C", "bot_token": "xoxb-3-secret"}, headers=ADMIN)
+        assert unconfigured.status_code == 503 and "REPORT_PIPELINES_SECRET_KEY is not set" in unconfigured.text
     assert [w.team_id for w in WorkspaceStore().list()] == ["T0001"]
+
+
+def test_only_an_admin_adds_a_workspace_and_only_with_that_teams_token(client, monkeypatch):
+    acme, other = "xoxb-1111-acme-token", "xoxb-2222-other-team"
+    clear_channel_cache()
+    with FakeSlack(tokens={acme: "T0001", other: "T0666"}) as slack:
+        monkeypatch.setenv("SLACK_API_URL", slack.url)
+        assert client.post("/api/scheduling/slack/workspace", headers=ADMIN,
+                           json={"team_id": "T0001", "team_name": "Acme", "bot_token": acme}).status_code == 201
+        # A plain user may not add or replace a workspace, whatever the token.
+        for token in (acme, other):
+            refused = client.post("/api/scheduling/slack/workspace", headers=ALICE,
+                                  json={"team_id": "T0001", "team_name": "Mine", "bot_token": token})
+            assert refused.status_code == 403 and "admin" in refused.json()["detail"]
+        # An admin may not give a team another team's bot.
+        swapped = client.post("/api/scheduling/slack/workspace", headers=ADMIN,
+                              json={"team_id": "T0001", "team_name": "Acme", "bot_token": other})
+        assert swapped.status_code == 422
+        assert "belongs to team T0666, not T0001" in swapped.text and other not in swapped.text
+        unknown = client.post("/api/scheduling/slack/workspace", headers=ADMIN,
+                              json={"team_id": "T0002", "team_name": "B", "bot_token": "xoxb-9-unknown-token"})
+        assert unknown.status_code == 422 and "auth.test" in unknown.text
+    assert WorkspaceStore().token("T0001") == acme
+    assert [w.team_name for w in WorkspaceStore().list()] == ["Acme"]
+
+
+def test_a_token_with_an_unknown_role_is_refused(client):
+    forged_role = {"Authorization": "Bearer " + jwt.encode(
+        {"sub": "alice", "role": "superuser", "exp": NOW + dt.timedelta(hours=1)}, SECRET, algorithm="HS256")}
+    assert client.get(REPORTS, headers=forged_role).status_code == 401
+
+
+def test_an_admin_sees_and_manages_every_report_a_user_only_their_own(client):
+    mine = create(client)
+    bobs = create(client, {**REGIONAL, "name": "Bob Revenue"}, BOB)
+    assert [r["slug"] for r in client.get(REPORTS, headers=ALICE).json()] == ["regional_revenue"]
+    assert {r["slug"] for r in client.get(REPORTS, headers=ADMIN).json()} == {"regional_revenue", "bob_revenue"}
+    assert client.get(f"{REPORTS}/{bobs['id']}", headers=ALICE).status_code == 404
+    # An admin's change keeps the report's owner unless it names a new one.
+    changed = client.put(f"{REPORTS}/{bobs['id']}", headers=ADMIN, json={**REGIONAL, "name": "Bob Revenue", "description": "by admin"})
+    assert changed.status_code == 200 and changed.json()["user_id"] == "bob"
+    assert client.post(f"{REPORTS}/{mine['id']}/disable", headers=ADMIN).json()["schedule"]["enabled"] is False
+    made = client.post(REPORTS, headers=ADMIN, json={**REGIONAL, "name": "For Carol", "user_id": "carol"})
+    assert made.status_code == 201 and made.json()["user_id"] == "carol"
+    assert client.post(REPORTS, headers=ALICE, json={**REGIONAL, "name": "For Carol 2", "user_id": "carol"}).status_code == 422
+
+
+def test_health_for_a_user_calls_nothing_outside_the_deployment(client, monkeypatch):
+    from report_pipelines_tests.fakes.gemini_api import FakeGemini
+
+    token = "xoxb-7777-health"
+    clear_channel_cache()
+    with FakeSlack(tokens={token: "T0001"}) as slack, FakeGemini() as gemini:
+        monkeypatch.setenv("SLACK_API_URL", slack.url)
+        monkeypatch.setenv("GOOGLE_API_KEY", "AIza-health-test")
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", gemini.url)
+        WorkspaceStore().add("T0001", "Acme", token)
+        user = client.get("/api/health", headers=ALICE).json()
+        assert {check["component"] for check in user["checks"]} <= {"report_store", "reports", "dagster_storage", "dagster_daemon"}
+        assert slack.calls_to("auth.test") == [] and gemini.requests == []
+        admin = client.get("/api/health", headers=ADMIN).json()
+        components = {check["component"] for check in admin["checks"]}
+        assert {"warehouse", "slack:T0001", "analyst"} <= components
+        assert len(slack.calls_to("auth.test")) == 1
+
+
+def test_next_runs_is_bounded_to_31_days(client):
+    create(client)
+    assert client.get("/api/scheduling/next-runs?hours=744", headers=ALICE).status_code == 200
+    too_far = client.get("/api/scheduling/next-runs?hours=745", headers=ALICE)
+    assert too_far.status_code == 422
+
+
+def test_run_launches_are_limited_per_user(home, secret_key, monkeypatch):
+    monkeypatch.setenv("REPORT_PIPELINES_JWT_SECRET", SECRET)
+    monkeypatch.setenv("REPORT_PIPELINES_RUN_LIMIT_PER_HOUR", "2")
+    monkeypatch.setenv("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:9")
+    with TestClient(create_app()) as limited:
+        report = create(limited)
+        answers = [limited.post(f"{REPORTS}/{report['id']}/run", headers=ALICE) for _ in range(3)]
+        assert answers[0].status_code != 429 and answers[1].status_code != 429
+        assert answers[2].status_code == 429 and int(answers[2].headers["Retry-After"]) > 3000
+        assert "2 launches per hour" in answers[2].json()["detail"]
+        # Another user has a limit of their own.
+        bobs = create(limited, {**REGIONAL, "name": "Bob Revenue"}, BOB)
+        assert limited.post(f"{REPORTS}/{bobs['id']}/run", headers=BOB).status_code != 429
 
 
 def test_slack_test_checks_the_token_and_the_scopes_reports_need(client, monkeypatch):
@@ -461,7 +551,7 @@ def test_slack_test_checks_the_token_and_the_scopes_reports_need(client, monkeyp
     with FakeSlack(tokens={token: "T0001"}, scopes=["chat:write"]) as slack:
         monkeypatch.setenv("SLACK_API_URL", slack.url)
         client.post("/api/scheduling/slack/workspace",
-                    json={"team_id": "T0001", "team_name": "Acme", "bot_token": token}, headers=ALICE)
+                    json={"team_id": "T0001", "team_name": "Acme", "bot_token": token}, headers=ADMIN)
         create(client)  # posts to "#sales" by name: needs channels:read
         create(client, {**REGIONAL, "name": "Bob DM",
                         "slack_config": {"notification_type": "dm", "slack_user_id": "bob@example.com"}}, BOB)

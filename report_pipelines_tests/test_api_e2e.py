@@ -53,8 +53,8 @@ def test_report_created_over_http_runs_in_dagster_and_posts_to_slack(home, secre
         )
         base = f"http://127.0.0.1:{port}/api"
 
-        def token(user: str) -> dict[str, str]:
-            minted = subprocess.run([str(BIN / "report-pipelines"), "token", "--user", user],
+        def token(user: str, role: str = "user") -> dict[str, str]:
+            minted = subprocess.run([str(BIN / "report-pipelines"), "token", "--user", user, "--role", role],
                                     env=dev.env, capture_output=True, text=True, check=True)
             return {"Authorization": f"Bearer {minted.stdout.strip()}"}
 
@@ -62,7 +62,7 @@ def test_report_created_over_http_runs_in_dagster_and_posts_to_slack(home, secre
             wait_for(lambda: requests.get(f"{base}/scheduling/reports", timeout=5).status_code == 401,
                      "the API", 60, api_log)
             alice, bob = token("alice"), token("bob")
-            added = requests.post(f"{base}/scheduling/slack/workspace", headers=alice, timeout=30,
+            added = requests.post(f"{base}/scheduling/slack/workspace", headers=token("root", "admin"), timeout=30,
                                   json={"team_id": "T0001", "team_name": "Acme", "bot_token": SLACK_TOKEN})
             assert added.status_code == 201 and SLACK_TOKEN not in added.text
             dev.wait_for(lambda: any(j["name"] == "health" for j in dev.repo()["jobs"]), "the code location", 180)

@@ -117,7 +117,14 @@ def test_workspace_tokens_are_encrypted_and_never_printed(home, secret_key, monk
     assert missing_key.exit_code == 2 and "REPORT_PIPELINES_SECRET_KEY is not set" in missing_key.output
 
     monkeypatch.setenv("SLACK_BOT_TOKEN", token)
-    added = cli("workspaces", "add", "--team-id", "T0001", "--team-name", "Acme")
+    with FakeSlack(tokens={token: "T0001", "xoxb-1-other-team": "T0666"}) as slack:
+        monkeypatch.setenv("SLACK_API_URL", slack.url)
+        added = cli("workspaces", "add", "--team-id", "T0001", "--team-name", "Acme")
+        # auth.test decides: another team's token is refused and nothing is stored.
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-other-team")
+        swapped = cli("workspaces", "add", "--team-id", "T0001", "--team-name", "Acme")
+        monkeypatch.setenv("SLACK_BOT_TOKEN", token)
+    assert swapped.exit_code == 2 and "belongs to team T0666, not T0001" in swapped.output
     assert added.exit_code == 0 and token not in added.output
     listed = cli("workspaces", "list", "--json")
     assert json.loads(listed.output)[0]["team_id"] == "T0001" and token not in listed.output

@@ -115,5 +115,6 @@ def test_api_refuses_what_postgres_cannot_store(home, database, secret_key, monk
             assert response.status_code == 422, response.text
             assert response.json()["detail"][0]["loc"] == ["body", "slack_config", field]
         too_long_team = {"team_id": "T" * 33, "team_name": "Acme", "bot_token": "xoxb-1-pg"}
-        assert client.post("/api/scheduling/slack/workspace", json=too_long_team, headers=headers).status_code == 422
+        admin = {"Authorization": f"Bearer {mint_token('root', secret=secret, role='admin')}"}
+        assert client.post("/api/scheduling/slack/workspace", json=too_long_team, headers=admin).status_code == 422
         assert [r["slug"] for r in client.get("/api/scheduling/reports", headers=headers).json()] == ["regional_revenue"]

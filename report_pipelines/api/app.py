@@ -9,7 +9,10 @@ service's errors into HTTP answers.
 
 from __future__ import annotations
 
+import collections
+import os
 import threading
+import time
 from contextlib import asynccontextmanager
 
 import dagster as dg
@@ -21,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.routing import Match
 
-from report_pipelines.api.auth import jwt_secret
+from report_pipelines.api.auth import AuthConfigError, jwt_secret
 from report_pipelines.api.errors import ApiError, Unprocessable, problems_body
 from report_pipelines.api.routes import router
 from report_pipelines.launches import JobNotLoaded, LaunchError, WebserverUnavailable
@@ -126,6 +129,45 @@ class DeclaredSizeCheck:
         await response(scope, receive, send)
 
 
+LAUNCH_LIMIT_ENV = "REPORT_PIPELINES_RUN_LIMIT_PER_HOUR"
+DEFAULT_LAUNCH_LIMIT = 60
+
+
+class LaunchLimit:
+    """At most ``per_hour`` run launches per user in any hour (a sliding window, per API
+    process): one user's script cannot flood the run queue that every report shares."""
+
+    def __init__(self, per_hour: int):
+        self.per_hour = per_hour
+        self._launches: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self._lock = threading.Lock()
+
+    def take(self, user: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            launches = self._launches[user]
+            while launches and now - launches[0] >= 3600:
+                launches.popleft()
+            if len(launches) >= self.per_hour:
+                wait = int(3600 - (now - launches[0])) + 1
+                raise ApiError(
+                    429,
+                    f"run limit reached: {self.per_hour} launches per hour per user "
+                    f"({LAUNCH_LIMIT_ENV}); retry in {wait} s",
+                    {"Retry-After": str(wait)},
+                )
+            launches.append(now)
+
+
+def launch_limit_from_env() -> LaunchLimit:
+    raw = os.environ.get(LAUNCH_LIMIT_ENV, "").strip()
+    if not raw:
+        return LaunchLimit(DEFAULT_LAUNCH_LIMIT)
+    if not raw.isdigit() or int(raw) < 1:
+        raise AuthConfigError(f"{LAUNCH_LIMIT_ENV} must be a whole number of launches, 1 or more; got {raw!r}")
+    return LaunchLimit(int(raw))
+
+
 def create_app(secret: str | None = None) -> FastAPI:
     """The API app; the JWT secret defaults to REPORT_PIPELINES_JWT_SECRET (required)."""
 
@@ -142,6 +184,7 @@ def create_app(secret: str | None = None) -> FastAPI:
     )
     app.state.jwt_secret = secret or jwt_secret()
     app.state.instances = InstanceHolder()
+    app.state.launch_limit = launch_limit_from_env()
     app.include_router(router)
     # Starlette counts the bytes of every body as they arrive (a chunked body declares no size);
     # the outer check answers a declared size before anything reads the body.

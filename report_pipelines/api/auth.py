@@ -1,14 +1,17 @@
 """Bearer tokens for the REST API: HS256 JWTs signed with REPORT_PIPELINES_JWT_SECRET.
 
-The ``sub`` claim is the user id that owns reports; ``exp`` is required and enforced. Minting and
-checking are plain logic (``report-pipelines token`` mints with them too); :func:`current_user`
-is the FastAPI security dependency every ``/api`` route depends on.
+The ``sub`` claim is the user id that owns reports; ``exp`` is required and enforced; ``role``
+is ``admin`` or ``user`` (the default when absent). Minting and checking are plain logic
+(``report-pipelines token`` mints with them too); :func:`current_principal` is the FastAPI
+security dependency every ``/api`` route depends on, :func:`current_user` its user id and
+:func:`require_admin` the guard of admin-only routes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+from dataclasses import dataclass
 
 import jwt
 from fastapi import Depends, HTTPException, Request
@@ -47,17 +50,42 @@ def jwt_secret() -> str:
     return secret
 
 
+ADMIN = "admin"
+USER = "user"
+ROLES = (ADMIN, USER)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's user id and role."""
+
+    user: str
+    role: str = USER
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN
+
+    @property
+    def owner(self) -> str | None:
+        """The owner filter of the service: None (every report) for an admin, else the user."""
+        return None if self.is_admin else self.user
+
+
 def mint_token(user_id: str, *, secret: str, lifetime: dt.timedelta = DEFAULT_LIFETIME,
-               now: dt.datetime | None = None) -> str:
+               now: dt.datetime | None = None, role: str = USER) -> str:
     if not user_id.strip():
         raise ValueError("the user id must not be empty")
+    if role not in ROLES:
+        raise ValueError(f"the role must be one of {', '.join(ROLES)}, not {role!r}")
     issued = now or dt.datetime.now(dt.timezone.utc)
-    claims = {"sub": user_id.strip(), "iat": issued, "exp": issued + lifetime}
+    claims = {"sub": user_id.strip(), "role": role, "iat": issued, "exp": issued + lifetime}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def user_from_token(token: str, *, secret: str) -> str:
-    """The ``sub`` of a valid token; :class:`InvalidToken` for anything else."""
+def principal_from_token(token: str, *, secret: str) -> Principal:
+    """The user and role of a valid token; :class:`InvalidToken` for anything else (a role
+    that is neither admin nor user included)."""
     try:
         # The algorithm list is fixed: a token may not choose "none" or an asymmetric algorithm.
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
@@ -66,19 +94,40 @@ def user_from_token(token: str, *, secret: str) -> str:
     user = claims.get("sub")
     if not isinstance(user, str) or not user.strip():
         raise InvalidToken
-    return user
+    role = claims.get("role", USER)
+    if role not in ROLES:
+        raise InvalidToken
+    return Principal(user, role)
+
+
+def user_from_token(token: str, *, secret: str) -> str:
+    """The ``sub`` of a valid token; :class:`InvalidToken` for anything else."""
+    return principal_from_token(token, secret=secret).user
 
 
 # auto_error=False: a missing header gets the same answer as a bad token, from current_user.
 bearer = HTTPBearer(auto_error=False, description="A JWT from `report-pipelines token --user ID`.")
 
 
-def current_user(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
-    """The token's user; one 401 for a missing, malformed, forged or expired token (the
+def current_principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+) -> Principal:
+    """The token's user and role; one 401 for a missing, malformed, forged or expired token (the
     difference would only help someone probing)."""
     try:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise InvalidToken
-        return user_from_token(credentials.credentials.strip(), secret=request.app.state.jwt_secret)
+        return principal_from_token(credentials.credentials.strip(), secret=request.app.state.jwt_secret)
     except InvalidToken:
         raise HTTPException(401, "not authenticated", headers={"WWW-Authenticate": "Bearer"}) from None
+
+
+def current_user(principal: Principal = Depends(current_principal)) -> str:
+    return principal.user
+
+
+def require_admin(principal: Principal = Depends(current_principal)) -> Principal:
+    """403 for anyone but an admin: workspaces and the deployment's health are theirs."""
+    if not principal.is_admin:
+        raise HTTPException(403, "only an admin may do this (a token minted with --role admin)")
+    return principal

@@ -1,7 +1,9 @@
 """The routes of the REST API, each a thin adapter over :mod:`report_pipelines.service`.
 
 A user sees, changes and runs only the reports whose ``user_id`` is theirs; anyone else's answers
-404 exactly as a missing one does. The service raises, ``app.py`` turns errors into answers.
+404 exactly as a missing one does. An admin (a token with ``role: admin``) sees and manages every
+report, and alone adds or replaces Slack workspaces and reads the full health check. The service
+raises, ``app.py`` turns errors into answers.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import dagster as dg
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from report_pipelines.api.auth import current_user
+from report_pipelines.api.auth import Principal, current_principal, current_user, require_admin
 from report_pipelines.api.errors import ApiError, Unprocessable
 from report_pipelines.api.schemas import (
     BrokenReportOut,
@@ -59,15 +61,23 @@ def _out(report: Report) -> ReportOut:
     return ReportOut.model_validate(report.model_dump())
 
 
-def _spec(payload: ReportPayload, user: str) -> ReportSpec:
-    if payload.user_id is not None and payload.user_id != user:
-        raise Unprocessable([(("body", "user_id"), f"must be your own user id ({user!r}) or left out")])
-    return ReportSpec.model_validate({**payload.model_dump(exclude={"user_id"}), "user_id": user})
+def _spec(payload: ReportPayload, who: Principal, current_owner: str | None = None) -> ReportSpec:
+    """The report as stored: owned by the caller, or for an admin by the ``user_id`` given
+    (default: the report's current owner, else the admin)."""
+    if who.is_admin:
+        owner = payload.user_id or current_owner or who.user
+    elif payload.user_id is not None and payload.user_id != who.user:
+        raise Unprocessable([(("body", "user_id"), f"must be your own user id ({who.user!r}) or left out")])
+    else:
+        owner = who.user
+    return ReportSpec.model_validate({**payload.model_dump(exclude={"user_id"}), "user_id": owner})
 
 
-@router.post("/scheduling/slack/workspace", status_code=201, response_model=WorkspaceOut, tags=["slack"])
-def add_workspace(body: WorkspaceIn):
-    """Add or replace a Slack workspace. The bot token is stored encrypted and never returned."""
+@router.post("/scheduling/slack/workspace", status_code=201, response_model=WorkspaceOut, tags=["slack"],
+             responses={403: {"model": ErrorOut, "description": "Only an admin manages workspaces"}})
+def add_workspace(body: WorkspaceIn, admin: Principal = Depends(require_admin)):
+    """Add or replace a Slack workspace (admins only). auth.test must show the token belongs to
+    ``team_id``; the token is stored encrypted and never returned."""
     workspace = workspaces.add_workspace(body.team_id, body.team_name, body.bot_token.get_secret_value())
     return WorkspaceOut(**workspace.__dict__, healthy=workspace.healthy)
 
@@ -92,48 +102,49 @@ def check_workspace(team_id: str = Path(max_length=32), user: str = Depends(curr
 
 
 @router.post("/scheduling/reports", status_code=201, response_model=ReportOut, tags=["reports"], responses=TAKEN)
-def create_report(payload: ReportPayload, user: str = Depends(current_user)):
+def create_report(payload: ReportPayload, who: Principal = Depends(current_principal)):
     """Create a report; live sync turns it into a Dagster job and schedule within a minute."""
-    return _out(reports.create_report(_spec(payload, user), owner=user))
+    return _out(reports.create_report(_spec(payload, who), owner=who.owner))
 
 
 @router.get("/scheduling/reports", response_model=list[ReportOut | BrokenReportOut], tags=["reports"])
-def list_reports(user: str = Depends(current_user)):
-    """Your reports; any that cannot be built come last, each with its ``build_error``."""
-    broken = [BrokenReportOut(**report.as_dict()) for report in reports.list_broken(owner=user)]
-    return [_out(report) for report in reports.list_reports(owner=user)] + broken
+def list_reports(who: Principal = Depends(current_principal)):
+    """Your reports (an admin: every report); any that cannot be built come last, each with its
+    ``build_error``."""
+    broken = [BrokenReportOut(**report.as_dict()) for report in reports.list_broken(owner=who.owner)]
+    return [_out(report) for report in reports.list_reports(owner=who.owner)] + broken
 
 
 @router.get("/scheduling/reports/{report_id}", response_model=ReportOut, tags=["reports"], responses=NOT_FOUND)
-def get_report(report_id: str = REPORT_REF, user: str = Depends(current_user)):
-    return _out(reports.get_report(report_id, owner=user))
+def get_report(report_id: str = REPORT_REF, who: Principal = Depends(current_principal)):
+    return _out(reports.get_report(report_id, owner=who.owner))
 
 
 @router.put("/scheduling/reports/{report_id}", response_model=ReportOut, tags=["reports"],
             responses={**NOT_FOUND, **TAKEN})
-def replace_report(payload: ReportPayload, report_id: str = REPORT_REF, user: str = Depends(current_user)):
+def replace_report(payload: ReportPayload, report_id: str = REPORT_REF, who: Principal = Depends(current_principal)):
     """Replace a report with the given one (a new name gives it a new slug and job)."""
-    reports.get_report(report_id, owner=user)
-    return _out(reports.update_report(report_id, _spec(payload, user), owner=user))
+    current = reports.get_report(report_id, owner=who.owner, broken_too=True)
+    return _out(reports.update_report(report_id, _spec(payload, who, current.user_id), owner=who.owner))
 
 
 @router.delete("/scheduling/reports/{report_id}", response_model=Deleted, tags=["reports"], responses=NOT_FOUND)
-def delete_report(report_id: str = REPORT_REF, user: str = Depends(current_user)):
+def delete_report(report_id: str = REPORT_REF, who: Principal = Depends(current_principal)):
     """Delete a report; live sync removes its job and schedule. Its run history stays in Dagster."""
-    report = reports.delete_report(report_id, owner=user)
+    report = reports.delete_report(report_id, owner=who.owner)
     return Deleted(id=report.id, slug=report.slug)
 
 
 @router.post("/scheduling/reports/{report_id}/enable", response_model=ReportOut, tags=["reports"], responses=NOT_FOUND)
-def enable_report(report_id: str = REPORT_REF, user: str = Depends(current_user)):
+def enable_report(report_id: str = REPORT_REF, who: Principal = Depends(current_principal)):
     """Turn the report's schedule on (this resets a stop made in the Dagster UI)."""
-    return _out(reports.set_enabled(report_id, True, owner=user))
+    return _out(reports.set_enabled(report_id, True, owner=who.owner))
 
 
 @router.post("/scheduling/reports/{report_id}/disable", response_model=ReportOut, tags=["reports"], responses=NOT_FOUND)
-def disable_report(report_id: str = REPORT_REF, user: str = Depends(current_user)):
+def disable_report(report_id: str = REPORT_REF, who: Principal = Depends(current_principal)):
     """Turn the report's schedule off."""
-    return _out(reports.set_enabled(report_id, False, owner=user))
+    return _out(reports.set_enabled(report_id, False, owner=who.owner))
 
 
 @router.post(
@@ -141,14 +152,15 @@ def disable_report(report_id: str = REPORT_REF, user: str = Depends(current_user
     responses={**NOT_FOUND, 200: {"model": RunLaunched, "description": "Already delivered: nothing was run"},
                409: {"model": ErrorOut, "description": "The report's job is not loaded yet; retry"}},
 )
-def run_report(report_id: str = REPORT_REF, body: RunRequest | None = Body(default=None),
-               user: str = Depends(current_user), dagster: dg.DagsterInstance = Depends(instance)):
+def run_report(request: Request, report_id: str = REPORT_REF, body: RunRequest | None = Body(default=None),
+               who: Principal = Depends(current_principal), dagster: dg.DagsterInstance = Depends(instance)):
     """Queue a Dagster run of one window (default: the latest complete one) through the webserver.
     A window already delivered is not run again unless ``force`` is set (200, with the run that
     delivered it); a forced run edits the posted message in place."""
     body = body or RunRequest()
-    report = reports.get_report(report_id, owner=user)
+    report = reports.get_report(report_id, owner=who.owner)
     key = runs.resolve_window(report, body.partition_key)
+    request.app.state.launch_limit.take(who.user)
     launched = runs.launch_window(report, key, force=body.force, trigger="api", instance=dagster,
                                   without_webserver=False)
     answer = RunLaunched(run_id=launched.run_id, report_id=report.id, partition_key=key, run_url=launched.run_url,
@@ -158,21 +170,25 @@ def run_report(report_id: str = REPORT_REF, body: RunRequest | None = Body(defau
 
 @router.get("/scheduling/reports/{report_id}/runs", response_model=list[RunOut], tags=["runs"], responses=NOT_FOUND)
 def list_runs(report_id: str = REPORT_REF, limit: int = Query(20, ge=1, le=200, description="How many of the latest runs."),
-              user: str = Depends(current_user), dagster: dg.DagsterInstance = Depends(instance)):
+              who: Principal = Depends(current_principal), dagster: dg.DagsterInstance = Depends(instance)):
     """The report's runs, newest first: status, window, error and Slack message ts."""
-    return runs.run_history(dagster, reports.get_report(report_id, owner=user), limit)
+    return runs.run_history(dagster, reports.get_report(report_id, owner=who.owner), limit)
 
 
 @router.get("/scheduling/next-runs", response_model=list[UpcomingRunOut], tags=["runs"])
-def upcoming(hours: int = Query(24, ge=1, le=MAX_HOURS), user: str = Depends(current_user),
-             dagster: dg.DagsterInstance = Depends(instance)):
-    """Your reports' upcoming scheduled runs. A schedule stopped or started in the Dagster UI
-    counts as the UI left it."""
-    return [UpcomingRunOut(report_id=report_id, **run.as_dict()) for report_id, run in next_runs(dagster, hours, owner=user)]
+def upcoming(hours: int = Query(24, ge=1, le=MAX_HOURS, description="How far ahead: at most 744 (31 days)."),
+             who: Principal = Depends(current_principal), dagster: dg.DagsterInstance = Depends(instance)):
+    """Your reports' (an admin: every report's) upcoming scheduled runs, at most 5,000, earliest
+    first. A schedule stopped or started in the Dagster UI counts as the UI left it."""
+    return [UpcomingRunOut(report_id=report_id, **run.as_dict())
+            for report_id, run in next_runs(dagster, hours, owner=who.owner)]
 
 
 @router.get("/health", response_model=HealthOut, tags=["health"])
-def health(dagster: dg.DagsterInstance = Depends(instance)):
+def health(who: Principal = Depends(current_principal), dagster: dg.DagsterInstance = Depends(instance)):
     """The checks of `report-pipelines health`, one per component; ``healthy`` is false when any
-    fails. The answer is 200 either way: the checks ran, and the body says what they found."""
-    return check_health(dagster).as_dict()
+    fails. The answer is 200 either way: the checks ran, and the body says what they found.
+    Admins get every check; anyone else gets those that call nothing outside the deployment
+    (report store, Dagster's storage and daemon): no warehouse query, no Slack auth.test, no
+    billed Gemini call."""
+    return check_health(dagster, full=who.is_admin).as_dict()

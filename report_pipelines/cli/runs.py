@@ -8,6 +8,7 @@ import sys
 import click
 
 from report_pipelines.cli.common import EXIT_FAILED, EXIT_INVALID, fail, handled, instance, main, print_table
+from report_pipelines.service.schedule import MAX_HOURS
 
 
 def _window(report, key: str | None, option: str = "--partition") -> str:
@@ -149,7 +150,8 @@ def preview(slug: str, partition: str | None, as_json: bool) -> None:
 
 
 @main.command("next-runs")
-@click.option("--hours", default=24, show_default=True, type=click.IntRange(1, 24 * 366))
+@click.option("--hours", default=24, show_default=True, type=click.IntRange(1, MAX_HOURS),
+              help="How far ahead, at most 744 (31 days).")
 @click.option("--json", "as_json", is_flag=True)
 def next_runs(hours: int, as_json: bool) -> None:
     """Upcoming runs of reports whose schedules are running, in report time and UTC.

@@ -102,7 +102,9 @@ def api(host: str, port: int) -> None:
 @click.option("--user", "user_id", required=True, help="The user id the token acts as (its `sub`).")
 @click.option("--hours", default=24, show_default=True, type=click.IntRange(1, 24 * 366),
               help="How long the token is valid.")
-def token(user_id: str, hours: int) -> None:
+@click.option("--role", type=click.Choice(["user", "admin"]), default="user", show_default=True,
+              help="admin: manages Slack workspaces, sees every report and the full health check.")
+def token(user_id: str, hours: int, role: str) -> None:
     """Mint an API token for USER (HS256, signed with REPORT_PIPELINES_JWT_SECRET)."""
     from report_pipelines.api.auth import AuthConfigError, jwt_secret, mint_token
 
@@ -112,4 +114,4 @@ def token(user_id: str, hours: int) -> None:
         secret = jwt_secret()
     except AuthConfigError as err:
         fail(str(err), EXIT_INVALID)
-    click.echo(mint_token(user_id, secret=secret, lifetime=dt.timedelta(hours=hours)))
+    click.echo(mint_token(user_id, secret=secret, lifetime=dt.timedelta(hours=hours), role=role))

@@ -9,8 +9,10 @@ import dagster as dg
 from report_pipelines.schedules import UpcomingRun, running_reports, upcoming_runs
 from report_pipelines.store import ReportStore
 
-# A year of a per-minute cron is over half a million runs: the question has to be bounded.
-MAX_HOURS = 24 * 366
+# A month ahead covers a monthly report's next run. The question has to be bounded: a month of
+# a per-minute cron is 44,640 runs for one report, so the answer is capped too.
+MAX_HOURS = 24 * 31
+MAX_UPCOMING = 5_000
 
 
 def next_runs(instance: dg.DagsterInstance, hours: int, owner: str | None = None) -> list[tuple[int, UpcomingRun]]:
@@ -20,4 +22,4 @@ def next_runs(instance: dg.DagsterInstance, hours: int, owner: str | None = None
     ids = {report.slug: report.id for report in reports}
     now = dt.datetime.now(dt.timezone.utc)
     runs = upcoming_runs(running_reports(reports, instance), now, now + dt.timedelta(hours=hours))
-    return [(ids[run.slug], run) for run in runs]
+    return [(ids[run.slug], run) for run in runs[:MAX_UPCOMING]]

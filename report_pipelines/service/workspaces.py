@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from report_pipelines.models import Report
+from report_pipelines.models import Report, ReportValidationError
 from report_pipelines.slack.delivery import SlackDelivery, SlackDeliveryError
 from report_pipelines.slack.scopes import required_scopes
 from report_pipelines.store import ReportStore, Workspace, WorkspaceStore
@@ -23,8 +23,25 @@ class WorkspaceTest:
     error: str | None = None
 
 
+class WorkspaceTokenRefused(ReportValidationError):
+    """The bot token does not answer auth.test, or belongs to another team than the one given."""
+
+
 def add_workspace(team_id: str, team_name: str, token: str) -> Workspace:
-    return WorkspaceStore().add(team_id.strip(), team_name.strip(), token.strip())
+    """Add or replace a workspace, once auth.test shows the token is valid and belongs to
+    ``team_id``: replacing a team's token with another team's bot would send every report of
+    that team to the other bot."""
+    team_id, token = team_id.strip(), token.strip()
+    WorkspaceStore.check_new(team_id, team_name, token)
+    try:
+        info = SlackDelivery(token=token, team_id=team_id).auth_test()
+    except SlackDeliveryError as err:
+        raise WorkspaceTokenRefused(f"bot_token: Slack refused the token on auth.test ({err}); nothing was stored") from None
+    if info.get("team_id") != team_id:
+        raise WorkspaceTokenRefused(
+            f"bot_token: the token belongs to team {info.get('team_id')}, not {team_id}; nothing was stored"
+        )
+    return WorkspaceStore().add(team_id, team_name.strip(), token)
 
 
 def list_workspaces() -> list[Workspace]:

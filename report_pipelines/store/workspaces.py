@@ -112,11 +112,18 @@ class WorkspaceStore:
     def __init__(self, url: str | None = None):
         self.db = Database.open(url)
 
-    def add(self, team_id: str, team_name: str, token: str) -> Workspace:
-        """Add a workspace, or replace its name and token (which clears its health error)."""
+    @staticmethod
+    def check_new(team_id: str, team_name: str, token: str) -> None:
+        """What :meth:`add` refuses before anything is stored: empty names, a token that is not
+        a bot token, a missing or invalid secret key."""
         if not team_id.strip() or not team_name.strip():
             raise ReportValidationError("team_id and team_name must not be empty")
         check_bot_token(token)
+        _fernet()
+
+    def add(self, team_id: str, team_name: str, token: str) -> Workspace:
+        """Add a workspace, or replace its name and token (which clears its health error)."""
+        self.check_new(team_id, team_name, token)
         encrypted = _fernet().encrypt(token.encode()).decode()
         self.db.migrate()
         now = utcnow()
