@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from report_pipelines.slack.delivery import SlackDelivery
+from report_pipelines.slack.delivery import USER_ID_PATTERN, SlackDelivery, SlackDeliveryError
 from report_pipelines.store import ReportStore, WorkspaceStore
 
 
@@ -59,9 +59,43 @@ def run_health_checks(
                 return f"auth.test ok for {info.get('team')} as {info.get('user_id')}"
 
             results.append(_check(f"slack:{workspace.team_id}", probe))
+        results.append(_check("owners", lambda: _owners_probe(store, workspaces)))
     if hasattr(analyst, "check"):
         results.append(_check("analyst", analyst.check))
     return results
+
+
+def _owners_probe(store: ReportStore, workspaces: WorkspaceStore) -> str:
+    """Reports whose owner (a Slack user ID or email) is no longer an active member of the
+    report's workspace: nobody gets their failure notices; reassign them."""
+    from report_pipelines.slack.routing import workspace_for
+
+    active = [workspace.team_id for workspace in workspaces.list(active_only=True)]
+    if not active:
+        return "no workspace to check owners in"
+    verdicts: dict[tuple[str, str], bool] = {}
+    gone, checked = [], 0
+    for report in store.list():
+        owner = report.user_id
+        if "@" not in owner and not USER_ID_PATTERN.fullmatch(owner):
+            continue  # an API user id, not a Slack identity: nothing to ask Slack
+        try:
+            team_id = workspace_for(report.slug, report.slack_config, active)
+        except SlackDeliveryError:
+            continue
+        if team_id is None:
+            continue
+        if (team_id, owner) not in verdicts:
+            verdicts[(team_id, owner)] = SlackDelivery(token=workspaces.token(team_id), team_id=team_id).user_gone(owner)
+            checked += 1
+        if verdicts[(team_id, owner)]:
+            gone.append(f"{report.slug} ({owner})")
+    if gone:
+        raise RuntimeError(
+            f"{len(gone)} report(s) belong to users no longer in Slack: {', '.join(gone)}; give each a "
+            "new owner with `report-pipelines reports reassign SLUG --to USER`"
+        )
+    return f"{checked} owner(s) checked in Slack, all active"
 
 
 def _store_probe(store: ReportStore) -> str:

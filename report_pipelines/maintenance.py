@@ -10,6 +10,7 @@ import dagster as dg
 from report_pipelines.health import run_health_checks
 from report_pipelines.io_manager import RESULTS_TTL_HOURS
 from report_pipelines.names import default_home
+from report_pipelines.store.audit import AuditLog, audit_retention_days
 from report_pipelines.store.definition_states import DefinitionStates
 
 DEFAULT_RETENTION_DAYS = 30
@@ -78,7 +79,14 @@ def prune_old_runs(context: dg.OpExecutionContext) -> None:
     deleted = prune_runs(context.instance, cutoff)
     expired = purge_expired_results(RESULTS_TTL_HOURS)
     states = DefinitionStates().prune(cutoff)
-    context.log.info(f"deleted {len(deleted)} runs created before {cutoff:%Y-%m-%d %H:%M} UTC")
+    try:
+        audit_days = audit_retention_days()
+    except ValueError as err:
+        raise dg.Failure(description=str(err)) from None
+    audit_cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=audit_days)
+    audit_deleted = AuditLog().prune(audit_cutoff)
+    context.log.info(f"deleted {len(deleted)} runs created before {cutoff:%Y-%m-%d %H:%M} UTC and "
+                     f"{audit_deleted} audit entries before {audit_cutoff:%Y-%m-%d}")
     context.add_output_metadata(
         {
             "retention_days": days,
@@ -86,6 +94,8 @@ def prune_old_runs(context: dg.OpExecutionContext) -> None:
             "runs_deleted": len(deleted),
             "expired_result_folders": expired,
             "definition_states_deleted": states,
+            "audit_retention_days": audit_days,
+            "audit_entries_deleted": audit_deleted,
         }
     )
 

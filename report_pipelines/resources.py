@@ -12,7 +12,7 @@ from pydantic import Field
 from report_pipelines.models import Report
 from report_pipelines.names import default_home
 from report_pipelines.pipeline import ThreadExtras, write_preview_bundle
-from report_pipelines.store import DeliveryKey, DeliveryLedger, LedgerEntry, ReportStore, SecretKeyError, WorkspaceStore
+from report_pipelines.store import AuditLog, DeliveryKey, DeliveryLedger, LedgerEntry, ReportStore, SecretKeyError, WorkspaceStore
 from report_pipelines.store.deliveries import Sent
 from report_pipelines.slack.delivery import AUTH_ERRORS, SlackDelivery, SlackDeliveryError
 from report_pipelines.slack.previews import write_preview
@@ -185,6 +185,11 @@ class SlackResource(dg.ConfigurableResource):
             )
         previous = outcome.previous
         updated = previous is not None and previous.posted and previous.ts == entry.ts
+        AuditLog().record(
+            f"run:{run_id}", "delivery", report=report, team_id=team_id, window=partition_key,
+            destination=key.destination, channel=entry.channel, ts=entry.ts, run_id=run_id,
+            edited=updated,
+        )  # fmt: skip
         verb = "updated the earlier message in" if updated else "posted to"
         return Delivery(
             "updated" if updated else "posted",

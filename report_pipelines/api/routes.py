@@ -30,11 +30,12 @@ from report_pipelines.api.schemas import (
     WorkspaceIn,
     WorkspaceOut,
 )
+from report_pipelines.api.schemas import AuditEntryOut, ReassignIn
 from report_pipelines.models import Report, ReportSpec
 from report_pipelines.service import reports, runs, workspaces
 from report_pipelines.service.health import health as check_health
 from report_pipelines.service.schedule import MAX_HOURS, next_runs
-from report_pipelines.store import WorkspaceNotFound
+from report_pipelines.store import AuditLog, WorkspaceNotFound
 
 REPORT_REF = Path(max_length=120, description="The report's numeric id or its slug.", examples=["1", "daily_sales_report"])
 NOT_FOUND = {404: {"model": ErrorOut, "description": "No such report among yours"}}
@@ -78,7 +79,7 @@ def _spec(payload: ReportPayload, who: Principal, current_owner: str | None = No
 def add_workspace(body: WorkspaceIn, admin: Principal = Depends(require_admin)):
     """Add or replace a Slack workspace (admins only). auth.test must show the token belongs to
     ``team_id``; the token is stored encrypted and never returned."""
-    workspace = workspaces.add_workspace(body.team_id, body.team_name, body.bot_token.get_secret_value())
+    workspace = workspaces.add_workspace(body.team_id, body.team_name, body.bot_token.get_secret_value(), actor=admin.user)
     return WorkspaceOut(**workspace.__dict__, healthy=workspace.healthy)
 
 
@@ -104,7 +105,7 @@ def check_workspace(team_id: str = Path(max_length=32), user: str = Depends(curr
 @router.post("/scheduling/reports", status_code=201, response_model=ReportOut, tags=["reports"], responses=TAKEN)
 def create_report(payload: ReportPayload, who: Principal = Depends(current_principal)):
     """Create a report; live sync turns it into a Dagster job and schedule within a minute."""
-    return _out(reports.create_report(_spec(payload, who), owner=who.owner))
+    return _out(reports.create_report(_spec(payload, who), owner=who.owner, actor=who.user))
 
 
 @router.get("/scheduling/reports", response_model=list[ReportOut | BrokenReportOut], tags=["reports"])
@@ -125,26 +126,26 @@ def get_report(report_id: str = REPORT_REF, who: Principal = Depends(current_pri
 def replace_report(payload: ReportPayload, report_id: str = REPORT_REF, who: Principal = Depends(current_principal)):
     """Replace a report with the given one (a new name gives it a new slug and job)."""
     current = reports.get_report(report_id, owner=who.owner, broken_too=True)
-    return _out(reports.update_report(report_id, _spec(payload, who, current.user_id), owner=who.owner))
+    return _out(reports.update_report(report_id, _spec(payload, who, current.user_id), owner=who.owner, actor=who.user))
 
 
 @router.delete("/scheduling/reports/{report_id}", response_model=Deleted, tags=["reports"], responses=NOT_FOUND)
 def delete_report(report_id: str = REPORT_REF, who: Principal = Depends(current_principal)):
     """Delete a report; live sync removes its job and schedule. Its run history stays in Dagster."""
-    report = reports.delete_report(report_id, owner=who.owner)
+    report = reports.delete_report(report_id, owner=who.owner, actor=who.user)
     return Deleted(id=report.id, slug=report.slug)
 
 
 @router.post("/scheduling/reports/{report_id}/enable", response_model=ReportOut, tags=["reports"], responses=NOT_FOUND)
 def enable_report(report_id: str = REPORT_REF, who: Principal = Depends(current_principal)):
     """Turn the report's schedule on (this resets a stop made in the Dagster UI)."""
-    return _out(reports.set_enabled(report_id, True, owner=who.owner))
+    return _out(reports.set_enabled(report_id, True, owner=who.owner, actor=who.user))
 
 
 @router.post("/scheduling/reports/{report_id}/disable", response_model=ReportOut, tags=["reports"], responses=NOT_FOUND)
 def disable_report(report_id: str = REPORT_REF, who: Principal = Depends(current_principal)):
     """Turn the report's schedule off."""
-    return _out(reports.set_enabled(report_id, False, owner=who.owner))
+    return _out(reports.set_enabled(report_id, False, owner=who.owner, actor=who.user))
 
 
 @router.post(
@@ -161,7 +162,7 @@ def run_report(request: Request, report_id: str = REPORT_REF, body: RunRequest |
     report = reports.get_report(report_id, owner=who.owner)
     key = runs.resolve_window(report, body.partition_key)
     request.app.state.launch_limit.take(who.user)
-    launched = runs.launch_window(report, key, force=body.force, trigger="api", instance=dagster,
+    launched = runs.launch_window(report, key, force=body.force, trigger="api", instance=dagster, actor=who.user,
                                   without_webserver=False)
     answer = RunLaunched(run_id=launched.run_id, report_id=report.id, partition_key=key, run_url=launched.run_url,
                          status="ALREADY_DELIVERED" if launched.delivered else "QUEUED")
@@ -192,3 +193,21 @@ def health(who: Principal = Depends(current_principal), dagster: dg.DagsterInsta
     (report store, Dagster's storage and daemon): no warehouse query, no Slack auth.test, no
     billed Gemini call."""
     return check_health(dagster, full=who.is_admin).as_dict()
+
+
+@router.get("/audit", response_model=list[AuditEntryOut], tags=["audit"])
+def audit(report: str | None = Query(None, max_length=120, description="A report's id or slug: only its entries."),
+          limit: int = Query(200, ge=1, le=1000), who: Principal = Depends(current_principal)):
+    """Who did what and when, newest first: report changes, runs, workspace changes and
+    deliveries. An admin sees every entry; a user the entries of their own reports and their own
+    actions."""
+    report_id = reports.get_report(report, owner=who.owner, broken_too=True).id if report else None
+    return [entry.as_dict() for entry in AuditLog().entries(report_id=report_id, owner=who.owner, limit=limit)]
+
+
+@router.post("/scheduling/reports/{report_id}/reassign", response_model=ReportOut, tags=["reports"],
+             responses={**NOT_FOUND, 403: {"model": ErrorOut, "description": "Only an admin reassigns reports"}})
+def reassign(body: ReassignIn, report_id: str = REPORT_REF, admin: Principal = Depends(require_admin)):
+    """Give a report to another user (admins only)."""
+    return _out(reports.reassign_report(report_id, body.to, actor=admin.user))
+

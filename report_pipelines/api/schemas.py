@@ -183,3 +183,23 @@ class Problem(BaseModel):
 
 class ValidationErrorOut(BaseModel):
     detail: list[Problem]
+
+
+class AuditEntryOut(BaseModel):
+    """One audit log entry: who (a user id, ``cli:<login>`` or ``run:<run id>``) did what."""
+
+    at: str
+    actor: str
+    action: str
+    report_id: int | None = None
+    report: str | None = None
+    owner: str | None = None
+    team_id: str | None = None
+    details: dict
+
+
+class ReassignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(min_length=1, max_length=120, description="The new owner's user id.")
+

@@ -105,3 +105,14 @@ def delete(slug: str) -> None:
     with handled():
         report = service.delete_report(slug)
     click.echo(f"{report.slug} deleted")
+
+
+@reports.command("reassign")
+@click.argument("slug")
+@click.option("--to", "new_owner", required=True, help="The new owner's user id.")
+def reassign(slug: str, new_owner: str) -> None:
+    """Give a report to another user (its owner in the API, its failure notices' recipient)."""
+    with handled():
+        before = service.get_report(slug).user_id
+        report = service.reassign_report(slug, new_owner)
+    click.echo(f"{report.slug}: owner {before} -> {report.user_id}")

@@ -16,7 +16,7 @@ from report_pipelines.models import Report, ReportSpec, ReportValidationError
 from report_pipelines.report_files import load_report_text
 from report_pipelines.names import job_name
 from report_pipelines.sql import check_read_only, is_sql
-from report_pipelines.store import BrokenReport, ReportNameTaken, ReportNotFound, ReportStore
+from report_pipelines.store import AuditLog, BrokenReport, ReportNameTaken, ReportNotFound, ReportStore, cli_actor
 
 # Ids are SQL INTEGERs: a larger number cannot name a report, and PostgreSQL would refuse it.
 MAX_REPORT_ID = 2**31 - 1
@@ -88,27 +88,65 @@ def check_query(spec: ReportSpec) -> None:
         raise ReportValidationError(f"query: {err}") from None
 
 
-def create_report(spec: ReportSpec, owner: str | None = None) -> Report:
+def acting(actor: str | None, owner: str | None) -> str:
+    """Who the audit log names: the caller given, else the owning user, else the CLI's user."""
+    return actor or owner or cli_actor()
+
+
+def changed_fields(before: ReportSpec | None, after: ReportSpec) -> list[str]:
+    """The report file's top-level keys whose values differ."""
+    if before is None:
+        return sorted(after.model_dump(exclude_none=True))
+    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
+    return sorted(key for key in set(old) | set(new) if old.get(key) != new.get(key))
+
+
+def create_report(spec: ReportSpec, owner: str | None = None, *, actor: str | None = None) -> Report:
     check_query(spec)
     store = ReportStore()
-    return _writing(store, owner, lambda: store.add(spec))
+    report = _writing(store, owner, lambda: store.add(spec))
+    AuditLog().record(acting(actor, owner), "report.created", report=report)
+    return report
 
 
-def update_report(ref: str | int, spec: ReportSpec, owner: str | None = None) -> Report:
+def update_report(ref: str | int, spec: ReportSpec, owner: str | None = None, *, actor: str | None = None) -> Report:
     check_query(spec)
     store = ReportStore()
     current = get_report(ref, owner, store=store, broken_too=True)
-    return _writing(store, owner, lambda: store.update(current.slug, spec))
+    before = current.spec() if isinstance(current, Report) else None
+    report = _writing(store, owner, lambda: store.update(current.slug, spec))
+    AuditLog().record(acting(actor, owner), "report.changed", report=report,
+                      fields=changed_fields(before, spec), **({"was": current.slug} if current.slug != report.slug else {}))
+    return report
 
 
-def set_enabled(ref: str | int, enabled: bool, owner: str | None = None) -> Report:
+def set_enabled(ref: str | int, enabled: bool, owner: str | None = None, *, actor: str | None = None) -> Report:
     store = ReportStore()
-    return store.set_enabled(get_report(ref, owner, store=store).slug, enabled)
+    report = store.set_enabled(get_report(ref, owner, store=store).slug, enabled)
+    AuditLog().record(acting(actor, owner), "report.enabled" if enabled else "report.disabled", report=report)
+    return report
 
 
-def delete_report(ref: str | int, owner: str | None = None) -> Report | BrokenReport:
+def delete_report(ref: str | int, owner: str | None = None, *, actor: str | None = None) -> Report | BrokenReport:
     store = ReportStore()
-    return store.delete(get_report(ref, owner, store=store, broken_too=True).slug)
+    report = store.delete(get_report(ref, owner, store=store, broken_too=True).slug)
+    AuditLog().record(acting(actor, owner), "report.deleted", report=report)
+    return report
+
+
+def reassign_report(ref: str | int, new_owner: str, *, actor: str | None = None) -> Report:
+    """Give a report to another user (an admin's operation: the CLI, or the API as an admin)."""
+    new_owner = new_owner.strip()
+    if not new_owner or len(new_owner) > 120:
+        raise ReportValidationError("--to: give the new owner's user id (1 to 120 characters)")
+    store = ReportStore()
+    current = get_report(ref, store=store)
+    if current.user_id == new_owner:
+        return current
+    spec = current.spec().model_copy(update={"user_id": new_owner})
+    report = store.update(current.slug, spec)
+    AuditLog().record(acting(actor, None), "report.reassigned", report=report, previous_owner=current.user_id)
+    return report
 
 
 def read_report_file(path: str, stdin_text: str | None = None) -> ReportSpec:

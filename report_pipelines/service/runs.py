@@ -43,7 +43,7 @@ from report_pipelines.names import (
 from report_pipelines.resources import SlackResource
 from report_pipelines.sensors import run_error_summary
 from report_pipelines.slack.delivery import SlackDeliveryError
-from report_pipelines.store import DeliveryLedger, LedgerEntry, SecretKeyError
+from report_pipelines.store import AuditLog, DeliveryLedger, LedgerEntry, SecretKeyError, cli_actor
 from report_pipelines.windows import InvalidWindow, report_partitions, resolve_partition_key, window_range
 
 __all__ = ["InvalidWindow", "LaunchError", "Launched", "RunOutcome", "WebserverUnavailable"]
@@ -120,6 +120,7 @@ def launch_window(
     trigger: str,
     instance: dg.DagsterInstance,
     without_webserver: bool,
+    actor: str | None = None,
 ) -> Launched:
     """Hand one window to Dagster, unless it was delivered and ``force`` is off.
 
@@ -134,9 +135,13 @@ def launch_window(
     webserver = Webserver()
     if webserver.available() or not without_webserver:
         location = webserver.location_of(report.id)
-        return Launched(report, key, run_id=webserver.launch_run(job_name(report.slug), tags, location))
-    launch = launch_in_instance(instance, job_name(report.slug), report.slug, tags, report.id)
-    return Launched(report, key, run_id=launch.run_id, queued=launch.queued)
+        launched = Launched(report, key, run_id=webserver.launch_run(job_name(report.slug), tags, location))
+    else:
+        launch = launch_in_instance(instance, job_name(report.slug), report.slug, tags, report.id)
+        launched = Launched(report, key, run_id=launch.run_id, queued=launch.queued)
+    AuditLog().record(actor or cli_actor(), "report.run", report=report, window=key, run_id=launched.run_id,
+                      force=force, trigger=trigger)
+    return launched
 
 
 def follow(

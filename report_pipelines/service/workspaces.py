@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from report_pipelines.models import Report, ReportValidationError
 from report_pipelines.slack.delivery import SlackDelivery, SlackDeliveryError
 from report_pipelines.slack.scopes import required_scopes
-from report_pipelines.store import ReportStore, Workspace, WorkspaceStore
+from report_pipelines.store import AuditLog, ReportStore, Workspace, WorkspaceStore, cli_actor
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class WorkspaceTokenRefused(ReportValidationError):
     """The bot token does not answer auth.test, or belongs to another team than the one given."""
 
 
-def add_workspace(team_id: str, team_name: str, token: str) -> Workspace:
+def add_workspace(team_id: str, team_name: str, token: str, *, actor: str | None = None) -> Workspace:
     """Add or replace a workspace, once auth.test shows the token is valid and belongs to
     ``team_id``: replacing a team's token with another team's bot would send every report of
     that team to the other bot."""
@@ -41,7 +41,12 @@ def add_workspace(team_id: str, team_name: str, token: str) -> Workspace:
         raise WorkspaceTokenRefused(
             f"bot_token: the token belongs to team {info.get('team_id')}, not {team_id}; nothing was stored"
         )
-    return WorkspaceStore().add(team_id, team_name.strip(), token)
+    store = WorkspaceStore()
+    existed = any(workspace.team_id == team_id for workspace in store.list())
+    workspace = store.add(team_id, team_name.strip(), token)
+    AuditLog().record(actor or cli_actor(), "workspace.replaced" if existed else "workspace.added",
+                      team_id=team_id, team_name=workspace.team_name)
+    return workspace
 
 
 def list_workspaces() -> list[Workspace]:
@@ -69,8 +74,9 @@ def check_workspace(team_id: str, name_of: Callable[[Report], str] = lambda repo
     )  # fmt: skip
 
 
-def deactivate_workspace(team_id: str) -> None:
+def deactivate_workspace(team_id: str, *, actor: str | None = None) -> None:
     WorkspaceStore().set_active(team_id, False)
+    AuditLog().record(actor or cli_actor(), "workspace.deactivated", team_id=team_id)
 
 
 def rotate_key(new_key: str) -> int:

@@ -207,6 +207,18 @@ class SlackDelivery:
             f"{ref!r} is neither a Slack user ID (U…/W…) nor an email; check slack_user_id",
         )
 
+    def user_gone(self, user: str) -> bool:
+        """Whether a user ID or email names no active member of the workspace (deactivated, or
+        not found)."""
+        try:
+            user_id = self.user_id(user)
+            with self._mapped_errors("users.info", user=user_id):
+                return bool(self._read_client.users_info(user=user_id)["user"].get("deleted"))
+        except SlackDeliveryError as err:
+            if err.code in ("users_not_found", "user_not_found"):
+                return True
+            raise
+
     def open_dm(self, user: str) -> str:
         """The DM channel ID for a user ID (``U…``/``W…``) or the email of a workspace member."""
         user_id = self.user_id(user)

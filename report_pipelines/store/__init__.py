@@ -2,6 +2,7 @@
 (slack_workspaces and their encrypted tokens) and ``deliveries`` (the exactly-once ledger), on
 the ``database`` they share (one engine per URL, Alembic migrations)."""
 
+from report_pipelines.store.audit import AuditEntry, AuditLog, cli_actor
 from report_pipelines.store.database import (
     Database,
     NotFound,
@@ -14,6 +15,8 @@ from report_pipelines.store.reports import BrokenReport, ReportBroken, ReportNam
 from report_pipelines.store.workspaces import SecretKeyError, Workspace, WorkspaceNotFound, WorkspaceStore
 
 __all__ = [
+    "AuditEntry",
+    "AuditLog",
     "BrokenReport",
     "ReportBroken",
     "Database",
@@ -30,6 +33,7 @@ __all__ = [
     "Workspace",
     "WorkspaceNotFound",
     "WorkspaceStore",
+    "cli_actor",
     "default_home",
     "store_url",
 ]

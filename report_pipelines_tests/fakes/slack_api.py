@@ -234,6 +234,7 @@ class FakeSlack:
             "conversations.list": self._conversations_list,
             "conversations.open": self._conversations_open,
             "users.lookupByEmail": self._users_lookup_by_email,
+            "users.info": self._users_info,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "files.getUploadURLExternal": self._files_get_upload_url,
@@ -288,9 +289,9 @@ class FakeSlack:
                 id, name, is_private=is_private, is_member=is_member, is_archived=is_archived
             )
 
-    def add_user(self, id: str, email: str | None = None) -> None:
+    def add_user(self, id: str, email: str | None = None, deleted: bool = False) -> None:
         with self._lock:
-            self._users[id] = {"id": id, "name": id.lower(), "profile": {"email": email}}
+            self._users[id] = {"id": id, "name": id.lower(), "deleted": deleted, "profile": {"email": email}}
 
     def revoke(self, token: str) -> None:
         with self._lock:
@@ -486,6 +487,13 @@ class FakeSlack:
             if email and (user["profile"]["email"] or "").lower() == email:
                 return {"user": {**user, "team_id": team}}
         raise _SlackError("users_not_found")
+
+    def _users_info(self, params: dict[str, Any], team: str) -> dict[str, Any]:
+        self._require("users:read")
+        user = self._users.get(str(params.get("user") or ""))
+        if user is None:
+            raise _SlackError("user_not_found")
+        return {"user": {**user, "team_id": team}}
 
     def _chat_post_message(self, params: dict[str, Any], team: str) -> dict[str, Any]:
         self._require("chat:write")
