@@ -139,7 +139,7 @@ ATTEMPTS = [
     ("duckdb", "SELECT getenv('REPORT_PIPELINES_SECRET_KEY')", "getenv() reaches outside"),
     ("duckdb", "SELECT current_setting('enable_external_access')", "current_setting() reaches outside"),
     # ATTACH, COPY, INSTALL / LOAD, PRAGMA, SET.
-    ("duckdb", f"ATTACH '{{folder}}/other.duckdb' AS other", "starts with ATTACH"),
+    ("duckdb", "ATTACH '{folder}/other.duckdb' AS other", "starts with ATTACH"),
     ("duckdb", "COPY sales TO '{folder}/out.csv'", "starts with COPY"),
     ("duckdb", "INSTALL httpfs", "INSTALL"),
     ("duckdb", "LOAD httpfs", "LOAD"),
