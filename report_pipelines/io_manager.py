@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import tempfile
 from pathlib import Path
 
 import dagster as dg
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import Field
 
 from report_pipelines.names import default_home
@@ -15,18 +16,57 @@ from report_pipelines.names import default_home
 RESULTS_TTL_HOURS = 24
 
 
-def results_key() -> bytes:
-    """The Fernet key for stored step results: REPORT_PIPELINES_SECRET_KEY when set, else a key
-    file created once, readable only by its owner, in DAGSTER_HOME."""
-    configured = os.environ.get("REPORT_PIPELINES_SECRET_KEY")
+RESULTS_KEY_ENV = "REPORT_PIPELINES_RESULTS_KEY"
+KEY_DIR_ENV = "REPORT_PIPELINES_KEY_DIR"
+
+
+def key_dir() -> Path:
+    """Where a generated key file lives: REPORT_PIPELINES_KEY_DIR, else
+    ``$XDG_CONFIG_HOME/report_pipelines`` (``~/.config/report_pipelines``): never beside the
+    data it protects in DAGSTER_HOME."""
+    configured = os.environ.get(KEY_DIR_ENV, "").strip()
     if configured:
-        return configured.encode()
-    path = default_home() / ".results.key"
+        return Path(configured)
+    config = os.environ.get("XDG_CONFIG_HOME", "").strip() or str(Path.home() / ".config")
+    return Path(config) / "report_pipelines"
+
+
+def results_keys() -> MultiFernet:
+    """The keys of stored step results, separate from the token key: REPORT_PIPELINES_RESULTS_KEY
+    (one Fernet key, or several separated by commas: the first encrypts, each decrypts, so a new
+    key rolls out while results written under the old one still open), else a key file
+    generated once in :func:`key_dir`."""
+    configured = os.environ.get(RESULTS_KEY_ENV, "").strip()
+    keys = [part.strip() for part in configured.split(",") if part.strip()] if configured else [_key_file()]
+    try:
+        return MultiFernet([Fernet(key.encode() if isinstance(key, str) else key) for key in keys])
+    except ValueError as err:
+        raise dg.Failure(
+            description=f"{RESULTS_KEY_ENV} is not a valid Fernet key (32 url-safe base64-encoded bytes)"
+        ) from err
+
+
+def _key_file() -> bytes:
+    """The generated results key, created race-free: written whole to a private temporary file,
+    then linked into place (which fails if another process won), so nobody ever reads a partial
+    key; the folder is 0700 and the file 0600."""
+    folder = key_dir()
+    path = folder / "results.key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(Fernet.generate_key())
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=".results.key.")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(Fernet.generate_key())
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass  # another process created it first: use theirs
+        finally:
+            os.unlink(temporary)
     return path.read_bytes().strip()
 
 
@@ -52,7 +92,7 @@ class EncryptedResultsIOManager(dg.ConfigurableIOManager):
             return
         path = self._path(context.get_identifier())
         path.parent.mkdir(parents=True, exist_ok=True)
-        token = Fernet(results_key()).encrypt(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+        token = results_keys().encrypt(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
@@ -69,7 +109,7 @@ class EncryptedResultsIOManager(dg.ConfigurableIOManager):
                 )
             )
         try:
-            data = Fernet(results_key()).decrypt(path.read_bytes(), ttl=self.ttl_hours * 3600)
+            data = results_keys().decrypt(path.read_bytes(), ttl=self.ttl_hours * 3600)
         except InvalidToken as err:
             raise dg.Failure(
                 description=(

@@ -27,9 +27,11 @@ def home(tmp_path, monkeypatch, demo_warehouse_file) -> Path:
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     for name in (
         "REPORT_STORE_URL", "WAREHOUSE_URL", "SLACK_API_URL", "GOOGLE_API_KEY", "SLACK_BOT_TOKEN",
-        "REPORT_PIPELINES_SECRET_KEY",
+        "REPORT_PIPELINES_SECRET_KEY", "REPORT_PIPELINES_RESULTS_KEY",
     ):
         monkeypatch.delenv(name, raising=False)
+    # A generated results key goes outside DAGSTER_HOME: here, a folder of this test's own.
+    monkeypatch.setenv("REPORT_PIPELINES_KEY_DIR", str(tmp_path / "keys"))
     # slack_sdk honours HTTP(S)_PROXY; local fakes must be reached directly.
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")

@@ -110,7 +110,7 @@ def test_bad_tokens_get_the_same_401_everywhere(client, home, kind):
     before = store_rows(home)
     routes = [(method.upper(), path.replace("{report_id}", "regional_revenue").replace("{team_id}", "T0001"))
               for path, item in client.get("/openapi.json").json()["paths"].items() for method in item]
-    assert len(routes) == 14
+    assert len(routes) == 16
     for method, path in routes:
         response = client.request(method, path, headers=BAD_CREDENTIALS[kind], json=REGIONAL)
         assert response.status_code == 401, (method, path, response.text)
@@ -586,4 +586,5 @@ def test_openapi_schema_documents_every_endpoint_and_the_bearer_scheme(client):
         ("POST", "/api/scheduling/reports/{report_id}/enable"), ("POST", "/api/scheduling/reports/{report_id}/disable"),
         ("POST", "/api/scheduling/reports/{report_id}/run"), ("GET", "/api/scheduling/reports/{report_id}/runs"),
         ("GET", "/api/scheduling/next-runs"), ("GET", "/api/health"),
+        ("POST", "/api/scheduling/reports/{report_id}/reassign"), ("GET", "/api/audit"),
     }

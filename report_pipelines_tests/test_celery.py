@@ -45,16 +45,16 @@ CELERY_MONITORING = {"max_runtime_seconds", "poll_interval_seconds", "max_resume
 BROKER = "amqp://guest:guest@127.0.0.1:5672//"
 BACKEND = "redis://127.0.0.1:6379/0"
 SLACK_TOKEN = "xoxb-4266-celery"
-# A session-level advisory lock the test holds closes this gate; the report's query waits at it.
-GATE = 4266
+# A table the report's query reads: while the test holds an exclusive lock on it, the query waits.
+GATE = "gate"
 REPORT = {
     "name": "Celery Check",
     "description": "Revenue by region, run on a Celery worker",
-    # The query passes the gate (a shared lock: free unless the test holds the key) before it
-    # reads, so the test can hold a run inside its first step for as long as it likes.
+    # The query reads the gate table (free unless the test locks it) with the sales, so the test
+    # can hold a run inside its first step for as long as it likes.
     "query": (
         "SELECT s.region, SUM(s.units) AS units, SUM(s.revenue) AS revenue FROM sales AS s "
-        f"CROSS JOIN (SELECT pg_advisory_xact_lock_shared({GATE})) AS gate GROUP BY s.region ORDER BY s.region"
+        f"CROSS JOIN (SELECT count(*) AS n FROM {GATE}) AS g GROUP BY s.region ORDER BY s.region"
     ),
     # Runs only when asked: no tick of its own competes with the runs the test launches.
     "schedule": {"cron": "* * * * *", "timezone": "UTC", "enabled": False},
@@ -219,6 +219,7 @@ def test_celery_workers_run_reports_and_a_run_of_a_lost_worker_is_retried_once(h
             with engine.begin() as conn:
                 conn.execute(sa.text("CREATE TABLE sales (region TEXT, units INTEGER, revenue NUMERIC(12, 2))"))
                 conn.execute(sa.text("INSERT INTO sales VALUES ('EU', 3, 120.50), ('US', 5, 310.00), ('EU', 1, 40.25)"))
+                conn.execute(sa.text(f"CREATE TABLE {GATE} (open BOOLEAN)"))
             migrated = dagster_cli(env, "instance", "migrate")
             assert migrated.returncode == 0, migrated.stdout + migrated.stderr
             report = dict(REPORT, schedule={**REPORT["schedule"], "start_date": yesterday})
@@ -282,7 +283,9 @@ def test_celery_workers_run_reports_and_a_run_of_a_lost_worker_is_retried_once(h
 
             # (b) A run held at the gate inside its first step; its worker is killed there.
             window = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)).strftime("%Y-%m-%d-%H:%M")
-            gate.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": GATE})
+            lock = engine.connect()
+            lock.begin()
+            lock.execute(sa.text(f"LOCK TABLE {GATE} IN ACCESS EXCLUSIVE MODE"))
             # The CLI follows the run it launched (and its retry), so it runs beside the test.
             held = subprocess.Popen(
                 [str(BIN / "report-pipelines"), "run", SLUG, "--partition", window],
@@ -290,7 +293,7 @@ def test_celery_workers_run_reports_and_a_run_of_a_lost_worker_is_retried_once(h
             )  # fmt: skip
             waiting = sa.text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+                "AND wait_event_type = 'Lock' AND wait_event = 'relation'"
             )
             wait_for(topology, lambda: gate.execute(waiting).scalar_one() == 1, "a run waiting at the gate", 120)
             held_run = runs_of(window)[0]
@@ -305,7 +308,8 @@ def test_celery_workers_run_reports_and_a_run_of_a_lost_worker_is_retried_once(h
             assert held_meta["status"] == "STARTED", held_meta
             assert held_meta["result"]["hostname"].split("@")[0] == victim and held_meta["result"]["pid"] == pid
             kill_group(workers[victim], victim)
-            gate.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": GATE})
+            lock.rollback()
+            lock.close()
             print(f"killed {victim} (run worker pid {pid}) in the middle of run {held_run['runId']}")
 
             # Run monitoring's next poll finds the worker does not answer a ping and fails the run

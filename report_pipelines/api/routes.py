@@ -195,7 +195,7 @@ def health(who: Principal = Depends(current_principal), dagster: dg.DagsterInsta
     return check_health(dagster, full=who.is_admin).as_dict()
 
 
-@router.get("/audit", response_model=list[AuditEntryOut], tags=["audit"])
+@router.get("/audit", response_model=list[AuditEntryOut], tags=["audit"], responses=NOT_FOUND)
 def audit(report: str | None = Query(None, max_length=120, description="A report's id or slug: only its entries."),
           limit: int = Query(200, ge=1, le=1000), who: Principal = Depends(current_principal)):
     """Who did what and when, newest first: report changes, runs, workspace changes and

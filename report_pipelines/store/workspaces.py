@@ -74,16 +74,20 @@ def check_bot_token(token: str) -> None:
         )
 
 
-def _fernet(key: str | None = None, *, what: str = SECRET_KEY_ENV) -> Fernet:
+def _fernet(key: str | None = None, *, what: str = SECRET_KEY_ENV) -> MultiFernet:
+    """The token keys: ``key``, else REPORT_PIPELINES_SECRET_KEY, either one Fernet key or several
+    separated by commas. The first encrypts; each of them decrypts, so a new key can be rolled
+    out (``new,old``) while tokens stored under the old one still open, until `workspaces
+    rotate-key` re-encrypts them."""
     key = key if key is not None else os.environ.get(SECRET_KEY_ENV)
-    if not key:
+    if not key or not key.strip():
         raise SecretKeyError(
             f"{SECRET_KEY_ENV} is not set; create one with "
             "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`"
             " and export it wherever report-pipelines and Dagster run"
         )
     try:
-        return Fernet(key.encode())
+        return MultiFernet([Fernet(part.strip().encode()) for part in key.split(",") if part.strip()])
     except ValueError as err:
         raise SecretKeyError(f"{what} is not a valid Fernet key (32 url-safe base64-encoded bytes)") from err
 
@@ -173,8 +177,8 @@ class WorkspaceStore:
 
     def rotate_key(self, new_key: str) -> int:
         """Re-encrypt every stored token with ``new_key``, all or nothing; returns how many."""
-        keys = MultiFernet([_fernet(new_key, what="the new key"), _fernet()])
         old = _fernet()
+        keys = MultiFernet([*_fernet(new_key, what="the new key")._fernets, *old._fernets])
         with self.db.begin() as conn:
             rows = conn.execute(
                 sa.select(slack_workspaces.c.id, slack_workspaces.c.team_id, slack_workspaces.c.bot_token_encrypted)
