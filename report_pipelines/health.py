@@ -74,6 +74,7 @@ def _owners_probe(store: ReportStore, workspaces: WorkspaceStore) -> str:
     if not active:
         return "no workspace to check owners in"
     verdicts: dict[tuple[str, str], bool] = {}
+    clients: dict[str, SlackDelivery] = {}
     gone, checked = [], 0
     for report in store.list():
         owner = report.user_id
@@ -86,7 +87,9 @@ def _owners_probe(store: ReportStore, workspaces: WorkspaceStore) -> str:
         if team_id is None:
             continue
         if (team_id, owner) not in verdicts:
-            verdicts[(team_id, owner)] = SlackDelivery(token=workspaces.token(team_id), team_id=team_id).user_gone(owner)
+            if team_id not in clients:
+                clients[team_id] = SlackDelivery(token=workspaces.token(team_id), team_id=team_id)
+            verdicts[(team_id, owner)] = clients[team_id].user_gone(owner)
             checked += 1
         if verdicts[(team_id, owner)]:
             gone.append(f"{report.slug} ({owner})")

@@ -11,6 +11,7 @@ import dagster as dg
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import Field
 
+from report_pipelines.keys import fernet_keys
 from report_pipelines.names import default_home
 
 RESULTS_TTL_HOURS = 24
@@ -37,9 +38,8 @@ def results_keys() -> MultiFernet:
     key rolls out while results written under the old one still open), else a key file
     generated once in :func:`key_dir`."""
     configured = os.environ.get(RESULTS_KEY_ENV, "").strip()
-    keys = [part.strip() for part in configured.split(",") if part.strip()] if configured else [_key_file()]
     try:
-        return MultiFernet([Fernet(key.encode() if isinstance(key, str) else key) for key in keys])
+        return MultiFernet(fernet_keys(configured or _key_file()))
     except ValueError as err:
         raise dg.Failure(
             description=f"{RESULTS_KEY_ENV} is not a valid Fernet key (32 url-safe base64-encoded bytes)"

@@ -65,10 +65,6 @@ def preview_folder():
     return default_home() / "previews"
 
 
-def _posted(posted) -> tuple[str | None, str | None]:
-    return posted.channel, posted.ts
-
-
 # Slack answers that mean the message to edit is gone: a forced re-run then posts anew.
 _NOTHING_TO_EDIT = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 
@@ -107,8 +103,12 @@ class SlackResource(dg.ConfigurableResource):
         team_id = self.team_for(report)
         if team_id is None:
             return None
-        client = client or self.client(team_id)
-        return DeliveryKey(report.id, partition_key, destination_key(team_id, report.slack_config, self._resolved(client, report)))
+        return self._key(report, partition_key, team_id, client or self.client(team_id))[0]
+
+    def _key(self, report: Report, partition_key: str, team_id: str, client: SlackDelivery) -> tuple[DeliveryKey, str]:
+        """The window's ledger key in ``team_id``, and the resolved destination it names."""
+        resolved = self._resolved(client, report)
+        return DeliveryKey(report.id, partition_key, destination_key(team_id, report.slack_config, resolved)), resolved
 
     def client(self, team_id: str) -> SlackDelivery:
         return SlackDelivery(
@@ -143,12 +143,11 @@ class SlackResource(dg.ConfigurableResource):
             return Delivery("preview", f"no Slack workspace configured: message written to {path}", preview_path=str(path))
         client = self.client(team_id)
         try:
-            resolved = self._resolved(client, report)
+            key, resolved = self._key(report, partition_key, team_id, client)
         except SlackDeliveryError as err:
             if err.code in AUTH_ERRORS:
                 WorkspaceStore().mark_unhealthy(team_id, err.code)
             raise
-        key = DeliveryKey(report.id, partition_key, destination_key(team_id, config, resolved))
         ledger = DeliveryLedger()
         # A window delivered under an earlier spelling of the same destination (#sales, #Sales,
         # C0123ABCD) or by an earlier release keeps its row: it is not posted again.
@@ -219,13 +218,13 @@ class SlackResource(dg.ConfigurableResource):
 
     def notify(
         self, report: Report, target: tuple[str, str] | None, blocks: list, text: str, *, key: str,
-        once: DeliveryKey | None = None,
+        once: DeliveryKey | None = None, run_id: str | None = None,
     ) -> str:
         """Send an operational notice (not a report): to a DM or channel in the report's
         workspace, or into the preview folder when there is no workspace or no target.
 
-        With ``once`` (a ledger key, e.g. one per failed run) the notice goes through the
-        delivery ledger: a second evaluation of the same failure posts nothing."""
+        With ``once`` (a ledger key, e.g. one per failed run, claimed for ``run_id``) the notice
+        goes through the delivery ledger: a second evaluation of the same failure posts nothing."""
         notices = preview_folder() / "_notices"
         try:
             team_id = self.team_for(report)
@@ -243,9 +242,12 @@ class SlackResource(dg.ConfigurableResource):
             client = self.client(team_id)
             channel = client.open_dm(where) if kind == "dm" else client.resolve_channel(where)
             if once is not None:
+                def send(_previous: LedgerEntry | None) -> Sent:
+                    posted = client.post_message(channel, blocks, text)
+                    return Sent(posted.channel, posted.ts)
+
                 outcome = DeliveryLedger().deliver_once(
-                    once, run_id=once.destination.rsplit("/", 1)[-1], force=False,
-                    send=lambda _previous: Sent(*_posted(client.post_message(channel, blocks, text))),
+                    once, run_id=run_id or "", force=False, send=send,
                     may_have_sent=lambda err: getattr(err, "may_have_posted", True),
                 )  # fmt: skip
                 if not outcome.sent:

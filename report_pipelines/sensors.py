@@ -222,5 +222,6 @@ def report_failure_notifier(context: dg.RunFailureSensorContext) -> None:
     # Once per failed run: a sensor tick evaluated again (its daemon restarted before the cursor
     # moved) finds the notice in the delivery ledger.
     once = DeliveryKey(report.id, run.tags.get("dagster/partition", "")[:32], f"notice/failure/{run.run_id}")
-    detail = SlackResource().notify(report, target, blocks, text, key=f"failure-{run.run_id}", once=once)
+    detail = SlackResource().notify(report, target, blocks, text, key=f"failure-{run.run_id}", once=once,
+                                  run_id=run.run_id)
     context.log.info(detail)

@@ -100,11 +100,6 @@ def principal_from_token(token: str, *, secret: str) -> Principal:
     return Principal(user, role)
 
 
-def user_from_token(token: str, *, secret: str) -> str:
-    """The ``sub`` of a valid token; :class:`InvalidToken` for anything else."""
-    return principal_from_token(token, secret=secret).user
-
-
 # auto_error=False: a missing header gets the same answer as a bad token, from current_user.
 bearer = HTTPBearer(auto_error=False, description="A JWT from `report-pipelines token --user ID`.")
 

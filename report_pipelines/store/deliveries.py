@@ -187,8 +187,7 @@ class DeliveryLedger:
         with self.db.engine.connect() as conn:
             return [_entry(row) for row in conn.execute(query).mappings()]
 
-    def resolve(self, key: DeliveryKey, *, delivered: bool, ts: str | None = None,
-                channel: str | None = None) -> LedgerEntry | None:
+    def resolve(self, key: DeliveryKey, *, delivered: bool, ts: str | None = None) -> LedgerEntry | None:
         """Settle an in-doubt claim: ``delivered`` marks it posted (the message is in the
         channel; it is never posted again), else the claim is dropped so the next run of the
         window posts. Raises LookupError when ``key`` holds no in-doubt claim."""
@@ -199,7 +198,7 @@ class DeliveryLedger:
                 raise LookupError(f"{key.destination} for window {key.partition_key} has {state}")
             if delivered:
                 conn.execute(deliveries.update().where(self._where(key)).values(
-                    status=POSTED, ts=ts or row["ts"], channel=channel or row["channel"], updated_at=utcnow()))
+                    status=POSTED, ts=ts or row["ts"], updated_at=utcnow()))
             else:
                 conn.execute(deliveries.delete().where(self._where(key), deliveries.c.status == SENDING))
         return self.get(key)

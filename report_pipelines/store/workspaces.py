@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from report_pipelines.keys import fernet_keys
+
 from report_pipelines.models import ReportValidationError
 from report_pipelines.store.database import Database, NotFound, as_utc, metadata, utcnow
 
@@ -75,6 +77,10 @@ def check_bot_token(token: str) -> None:
 
 
 def _fernet(key: str | None = None, *, what: str = SECRET_KEY_ENV) -> MultiFernet:
+    return MultiFernet(_keys(key, what=what))
+
+
+def _keys(key: str | None = None, *, what: str = SECRET_KEY_ENV) -> list[Fernet]:
     """The token keys: ``key``, else REPORT_PIPELINES_SECRET_KEY, either one Fernet key or several
     separated by commas. The first encrypts; each of them decrypts, so a new key can be rolled
     out (``new,old``) while tokens stored under the old one still open, until `workspaces
@@ -87,7 +93,7 @@ def _fernet(key: str | None = None, *, what: str = SECRET_KEY_ENV) -> MultiFerne
             " and export it wherever report-pipelines and Dagster run"
         )
     try:
-        return MultiFernet([Fernet(part.strip().encode()) for part in key.split(",") if part.strip()])
+        return fernet_keys(key)
     except ValueError as err:
         raise SecretKeyError(f"{what} is not a valid Fernet key (32 url-safe base64-encoded bytes)") from err
 
@@ -177,8 +183,9 @@ class WorkspaceStore:
 
     def rotate_key(self, new_key: str) -> int:
         """Re-encrypt every stored token with ``new_key``, all or nothing; returns how many."""
-        old = _fernet()
-        keys = MultiFernet([*_fernet(new_key, what="the new key")._fernets, *old._fernets])
+        current = _keys()
+        old = MultiFernet(current)
+        keys = MultiFernet([*_keys(new_key, what="the new key"), *current])
         with self.db.begin() as conn:
             rows = conn.execute(
                 sa.select(slack_workspaces.c.id, slack_workspaces.c.team_id, slack_workspaces.c.bot_token_encrypted)

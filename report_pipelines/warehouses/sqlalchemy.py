@@ -117,9 +117,10 @@ class SQLAlchemyWarehouse(WarehouseResource):
     def _engine(self) -> sa.Engine:
         url = self.url or demo_warehouse_url()
         connect_args: dict = {}
-        backend = make_url(url).get_backend_name()
+        parsed = make_url(url)
+        backend = parsed.get_backend_name()
         if backend == "duckdb":
-            path = make_url(url).database or ""
+            path = parsed.database or ""
             if path and path != ":memory:" and not os.path.exists(path):
                 hint = (
                     "run `report-pipelines demo --no-serve` to create the demo warehouse"
