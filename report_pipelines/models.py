@@ -245,13 +245,94 @@ class AttachmentSpec(_Strict):
 
 SendIfOp = Literal["<", "<=", ">", ">=", "==", "!="]
 SendIfStat = Literal["total", "average", "min", "max", "count"]
+ChangeKind = Literal["pct", "abs"]
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$")
+_DURATION_SECONDS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def duration_seconds(text: str) -> float:
+    """``"6h"`` -> 21600.0; units m, h, d, w. Raises ValueError saying what is accepted."""
+    match = _DURATION.match(str(text))
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"{text!r} is not a duration: write a positive number and a unit, e.g. 30m, 6h, 2d or 1w")
+    return float(match.group(1)) * _DURATION_SECONDS[match.group(2)]
+
+
+class CompareSpec(_Strict):
+    """Period-over-period: run the same query for earlier windows and show each key metric's change.
+
+    ``previous`` is the window before this one on the report's schedule; ``year_ago`` is this
+    window moved back one calendar year.
+    """
+
+    previous: bool = False
+    year_ago: bool = False
+
+    @property
+    def any(self) -> bool:
+        return self.previous or self.year_ago
+
+
+class AnomalySpec(_Strict):
+    """Flag ``stat`` of ``metric`` when it leaves the robust range of the last ``windows`` windows.
+
+    The range is median ± ``threshold`` × 1.4826 × MAD (median absolute deviation) of those
+    windows; 1.4826 makes the MAD estimate a standard deviation for normal data, so threshold 3
+    reads like "three sigma" without letting one past outlier widen the range.
+    """
+
+    metric: str = Field(min_length=1, max_length=200)
+    stat: SendIfStat = "total"
+    windows: int = Field(default=8, ge=3, le=100)
+    threshold: float = Field(default=3.0, gt=0, le=100)
+
+
+class TargetSpec(_Strict):
+    """A goal for ``stat`` of ``metric`` in each window; the message shows progress toward it."""
+
+    metric: str = Field(min_length=1, max_length=200)
+    stat: SendIfStat = "total"
+    value: float
+
+    @field_validator("value")
+    @classmethod
+    def _check_value(cls, value: float) -> float:
+        if value == 0 or value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("a target value must be a finite number other than 0")
+        return value
+
+
+class FreshSpec(_Strict):
+    """The newest ``column`` value must be within ``within`` (e.g. "6h") of the window's end."""
+
+    column: str = Field(min_length=1, max_length=200)
+    within: str
+
+    @field_validator("within", mode="before")
+    @classmethod
+    def _check_within(cls, value: Any) -> str:
+        duration_seconds(value)
+        return str(value).strip()
+
+    @property
+    def seconds(self) -> float:
+        return duration_seconds(self.within)
 
 
 class SendIf(_Strict):
     """Send only when the result is worth a message.
 
-    ``min_rows: 1`` skips empty windows; ``metric`` + ``op`` + ``value`` sends only when a computed
-    metric (``stat`` of column ``metric``, total by default) meets the threshold.
+    Every condition given in one block must hold (``all`` and ``any`` combine blocks):
+
+    * ``min_rows: 1`` skips empty windows;
+    * ``metric`` + ``op`` + ``value``: a computed metric (``stat`` of column ``metric``, total by
+      default) meets the threshold;
+    * the same with ``change: pct|abs``: the metric's change from the previous window meets it,
+      and the absolute change is at least ``min_abs`` (required for ``pct``, so a tiny baseline
+      cannot fire: 2 -> 3 is +50% but only +1);
+    * ``changed: true``: the result differs from the last delivered window's;
+    * ``anomaly: true``: the report's ``anomaly`` check flagged this window;
+    * ``fresh: {column, within}``: not a filter but a guard: stale data fails the run loudly.
     """
 
     min_rows: int | None = Field(default=None, ge=0)
@@ -259,15 +340,47 @@ class SendIf(_Strict):
     stat: SendIfStat = "total"
     op: SendIfOp | None = None
     value: float | None = None
+    change: ChangeKind | None = None
+    min_abs: float | None = Field(default=None, ge=0)
+    changed: bool | None = None
+    anomaly: bool | None = None
+    fresh: FreshSpec | None = None
+    all: list[SendIf] | None = Field(default=None, min_length=1)
+    any: list[SendIf] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _check_shape(self) -> SendIf:
         threshold = (self.metric, self.op, self.value)
         if any(part is not None for part in threshold) and any(part is None for part in threshold):
-            raise ValueError("a metric threshold needs metric, op and value together")
-        if self.min_rows is None and self.metric is None:
-            raise ValueError("give min_rows, or metric + op + value")
+            what = "a change rule" if self.change else "a metric threshold"
+            raise ValueError(f"{what} needs metric, op and value together")
+        if self.change is not None and self.metric is None:
+            raise ValueError("change: pct|abs needs metric, op and value (the change to compare)")
+        if self.change == "pct" and self.min_abs is None:
+            raise ValueError(
+                "a percent change rule also needs min_abs, the smallest absolute change that counts "
+                "(so 2 -> 3, a 50% rise, does not fire on a tiny baseline), e.g. min_abs: 100"
+            )
+        if self.min_abs is not None and self.change is None:
+            raise ValueError("min_abs applies only to a change rule (change: pct or abs)")
+        if self.changed is False:
+            raise ValueError("changed: true is the only setting (send only when the result changed); remove changed: false")
+        if self.anomaly is False:
+            raise ValueError("anomaly: true is the only setting (send only on an anomaly); remove anomaly: false")
+        if self.min_rows is None and self.metric is None and not self.changed and not self.anomaly \
+                and self.fresh is None and self.all is None and self.any is None:
+            raise ValueError("give min_rows, or metric + op + value (optionally with change: pct|abs), or changed, anomaly, fresh, all or any")
         return self
+
+    def walk(self):
+        """This block and every block nested in ``all`` / ``any``."""
+        yield self
+        for child in (self.all or []) + (self.any or []):
+            yield from child.walk()
+
+    @property
+    def needs_previous(self) -> bool:
+        return any(block.change is not None for block in self.walk())
 
 
 class ReportSpec(_Strict):
@@ -281,6 +394,10 @@ class ReportSpec(_Strict):
     slack_config: SlackConfig = Field(default_factory=lambda: SlackConfig(notification_type="none"))
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec, validate_default=True)
     attachments: AttachmentSpec = Field(default_factory=AttachmentSpec)
+    compare: CompareSpec = Field(default_factory=CompareSpec)
+    anomaly: AnomalySpec | None = None
+    targets: list[TargetSpec] = Field(default_factory=list, max_length=20)
+    # After anomaly: its validator reads whether the report has an anomaly check.
     send_if: SendIf | None = None
 
     @field_validator("name")
@@ -300,6 +417,15 @@ class ReportSpec(_Strict):
                 "analysis.mode: deep (with GOOGLE_API_KEY set) so Gemini answers it with "
                 "read-only SQL"
             )
+        return value
+
+    @field_validator("send_if")
+    @classmethod
+    def _check_anomaly_condition(cls, value: SendIf | None, info) -> SendIf | None:
+        # "anomaly" missing from info.data means it failed validation itself: that error is enough.
+        if value is not None and "anomaly" in info.data and info.data["anomaly"] is None \
+                and any(block.anomaly for block in value.walk()):
+            raise ValueError("anomaly: true needs the report's anomaly check: add anomaly: {metric: COLUMN}")
         return value
 
     @property

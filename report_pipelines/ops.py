@@ -24,6 +24,8 @@ from report_pipelines.warehouses.base import WarehouseResource
 # Slack failures worth an op retry: a rate limit that outlasted the client's own retries.
 # Everything else (a revoked token, a missing channel) needs a person.
 RETRYABLE_CODES = frozenset({"ratelimited"})
+# Delivery outcomes after which the window counts as delivered (``send_if.changed`` compares with it).
+DELIVERED = frozenset({"posted", "updated", "already_delivered", "preview"})
 
 
 @contextmanager
@@ -69,7 +71,10 @@ def query_warehouse(
     window = window_for(context, current)
     labels = {"report": current.slug, "dagster_run": context.run_id}
     with failing_loudly():
-        data = pipeline.fetch(current, window, warehouse=warehouse, analyst=analyst, labels=labels, context=context)
+        data = pipeline.fetch(
+            current, window, warehouse=warehouse, analyst=analyst, labels=labels, context=context,
+            history=report_store.get_history(),
+        )  # fmt: skip
     result = data.result
     metadata = {
         "window": window.describe(),
@@ -81,6 +86,7 @@ def query_warehouse(
         "warehouse": result.warehouse,
         **result.metadata,
     }
+    metadata.update(signal_metadata(data.signals))
     if data.sql_runs:
         metadata["sql_runs"] = dg.MetadataValue.md("\n\n".join(f"```sql\n{sql}\n```" for sql in data.sql_runs))
     context.add_output_metadata(metadata)
@@ -93,15 +99,64 @@ def query_warehouse(
 )
 def analyze_results(context: dg.OpExecutionContext, data: ReportData, analyst: AnalystResource) -> AnalysedReport:
     analysis = pipeline.analyse(data, analyst=analyst, context=context)
-    context.add_output_metadata(
-        {
-            "analyst": analysis.analyst,
-            "summary": analysis.summary,
-            "insights": len(analysis.insights),
-            "notes": "\n".join(analysis.notes) or "none",
-        }
-    )
+    metadata = {
+        "analyst": analysis.analyst,
+        "summary": analysis.summary,
+        "insights": len(analysis.insights),
+        "notes": "\n".join(analysis.notes) or "none",
+    }
+    check = analysis.figure_check
+    if check is not None:
+        metadata.update({
+            "figures_checked": check.checked,
+            "figures_unsupported": len(check.unsupported),
+            "unsupported_figures": ", ".join(check.unsupported) or "none",
+            "removed_sentences": dg.MetadataValue.json(list(check.removed)),
+            "summary_replaced": check.summary_replaced,
+        })  # fmt: skip
+    context.add_output_metadata(metadata)
     return AnalysedReport(data=data, analysis=analysis)
+
+
+def signal_metadata(signals) -> dict:
+    """Comparisons, the anomaly check and target progress as run metadata."""
+    if signals is None:
+        return {}
+    metadata: dict = {}
+    for comparison in signals.comparisons:
+        metadata[f"compare_{comparison.against}"] = dg.MetadataValue.json({
+            "window": comparison.window, "partition_key": comparison.partition_key, "rows": comparison.rows,
+            "deltas": [
+                {"metric": d.metric, "stat": d.stat, "current": _jsonable(d.current), "earlier": _jsonable(d.earlier),
+                 "change": _jsonable(d.change), "change_pct": _jsonable(d.change_pct), "direction": d.direction}
+                for d in comparison.deltas
+            ],
+        })  # fmt: skip
+    check = signals.anomaly
+    if check is not None:
+        metadata["anomaly"] = dg.MetadataValue.json({
+            "metric": check.metric, "stat": check.stat, "value": _jsonable(check.value), "flagged": check.flagged,
+            "median": _jsonable(check.median), "mad": _jsonable(check.mad), "low": _jsonable(check.low),
+            "high": _jsonable(check.high), "history": check.history, "windows": check.windows, "reason": check.reason,
+        })  # fmt: skip
+    if signals.targets:
+        metadata["targets"] = dg.MetadataValue.json([
+            {"metric": t.metric, "stat": t.stat, "value": _jsonable(t.value), "target": _jsonable(t.target),
+             "percent": _jsonable(t.percent)}
+            for t in signals.targets
+        ])  # fmt: skip
+    if signals.send.fresh:
+        metadata["freshness"] = "\n".join(signals.send.fresh)
+    return metadata
+
+
+def _jsonable(value):
+    """Exact figures as JSON: ints stay ints, Decimals become strings (no float rounding)."""
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+    return str(value)
 
 
 @dg.op(description="Render the Slack Block Kit message (pure formatting, Slack's limits held).")
@@ -121,10 +176,12 @@ def format_slack_message(context: dg.OpExecutionContext, analysed: AnalysedRepor
     # (a workspace briefly unreachable). The delivery ledger makes a retry safe.
     retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
 )
-def post_to_slack(context: dg.OpExecutionContext, message: FormattedReport, slack: SlackResource) -> None:
+def post_to_slack(
+    context: dg.OpExecutionContext, message: FormattedReport, slack: SlackResource, report_store: ReportStoreResource
+) -> None:
     report = message.data.report
     try:
-        send, reason = pipeline.should_send(report, message.analysis)
+        send, reason = pipeline.should_send(report, message.analysis, message.data)
     except ConditionError as err:
         raise dg.Failure(description=f"{report.name}: {err}") from err
     if not send:
@@ -155,6 +212,8 @@ def post_to_slack(context: dg.OpExecutionContext, message: FormattedReport, slac
             f"replies failed: {err}",
             allow_retries=True,
         ) from err
+    if delivery.status in DELIVERED:
+        report_store.get_history().mark_delivered(report.id, key)
     _record_delivery(context, report, message, delivery, records, reason)
 
 

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from report_pipelines.analysts import figures as figure_check
+from report_pipelines.analysts import periods, statistical
 from report_pipelines.analysts.base import AnalystResource, InvestigationError
-from report_pipelines.analysts.types import Analysis
-from report_pipelines.conditions import evaluate_send_if
+from report_pipelines.analysts.types import AnomalyCheck, Analysis, Comparison, TargetProgress
+from report_pipelines.conditions import SendContext, evaluate_send_if
 from report_pipelines.models import Report, ReportWindow
 from report_pipelines.slack.attachments import csv_bytes, sql_thread_text, thread_messages_for_overflow
 from report_pipelines.slack.chart import chart_png
@@ -49,6 +51,20 @@ class ReportData:
     # Prompt-only reports: the SQL the model ran, and the analysis written alongside it.
     sql_runs: list[str] = field(default_factory=list)
     prepared_analysis: Analysis | None = None
+    # The statement behind ``result`` (the report's SQL, or Gemini's last successful one).
+    frame_sql: str | None = None
+    signals: Signals | None = None
+
+
+@dataclass
+class Signals:
+    """This window against other windows, computed from exact figures before any analysis."""
+
+    comparisons: list[Comparison] = field(default_factory=list)
+    anomaly: AnomalyCheck | None = None
+    targets: list[TargetProgress] = field(default_factory=list)
+    send: SendContext = field(default_factory=SendContext)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -85,17 +101,127 @@ def fetch(
     analyst: AnalystResource,
     labels: dict[str, str],
     context: Any = None,
+    history: Any = None,
 ) -> ReportData:
-    """Step 1: the report's rows for the window (its SQL, or Gemini's SQL for a prompt)."""
+    """Step 1: the report's rows for the window (its SQL, or Gemini's SQL for a prompt), then
+    the window against earlier ones (``compare``, ``anomaly``, ``targets``, ``send_if``).
+
+    ``history`` (a :class:`~report_pipelines.store.history.WindowHistory`) keeps each window's
+    figures; without it earlier windows are queried each time and ``changed`` sees no delivery.
+    """
     if not is_sql(report.query):
-        return _investigate(report, window, warehouse=warehouse, analyst=analyst, labels=labels, context=context)
-    try:
-        result = warehouse.run_query(report.query, window, labels=labels)
-    except WarehouseError as err:
-        raise ReportFailed(
-            f"{report.name}: {err}", {"warehouse": warehouse.label, "window": window.describe()}
-        ) from err
-    return ReportData(report=report, window=window, result=result)
+        data = _investigate(report, window, warehouse=warehouse, analyst=analyst, labels=labels, context=context)
+    else:
+        try:
+            result = warehouse.run_query(report.query, window, labels=labels)
+        except WarehouseError as err:
+            raise ReportFailed(
+                f"{report.name}: {err}", {"warehouse": warehouse.label, "window": window.describe()}
+            ) from err
+        data = ReportData(report=report, window=window, result=result, frame_sql=report.query)
+    data.signals = _signals(data, warehouse=warehouse, labels=labels, history=history)
+    return data
+
+
+def _signals(data: ReportData, *, warehouse: WarehouseResource, labels: dict[str, str], history: Any) -> Signals:
+    report, window, frame = data.report, data.window, data.result.frame
+    fresh = _check_freshness(report, window, frame)
+    current = periods.figures_of_frame(frame)
+    fingerprint = periods.result_fingerprint(frame)
+    last_delivered = None
+    if history is not None:
+        record = history.last_delivered(report.id, window.start)
+        last_delivered = (record.partition_key, record.result_hash) if record else None
+        history.record(report.id, window.partition_key, window.start, current.to_json(), fingerprint)
+    signals = Signals()
+    earlier = _EarlierWindows(data, warehouse=warehouse, labels=labels, history=history, notes=signals.notes)
+    cron = report.schedule.cron_schedule
+    for against in ("previous", "year_ago"):
+        if getattr(report.compare, against):
+            before = periods.earlier_window(window, cron, against)
+            figures = earlier.figures(before, fresh_query=True)
+            if figures is not None:
+                signals.comparisons.append(
+                    periods.compare(current, figures, against=against, period=report.schedule.period, window=before)
+                )
+    previous = previous_key = None
+    if report.send_if is not None and report.send_if.needs_previous:
+        before = periods.earlier_window(window, cron, "previous")
+        previous, previous_key = earlier.figures(before), before.partition_key
+    if report.anomaly is not None:
+        spec = report.anomaly
+        past = [earlier.figures(item) for item in periods.windows_before(window, cron, spec.windows)]
+        try:
+            signals.anomaly = periods.check_anomaly(
+                current, [item for item in past if item is not None], metric=spec.metric, stat=spec.stat,
+                windows=spec.windows, threshold=spec.threshold,
+            )  # fmt: skip
+        except periods.UnknownMetric as err:
+            raise ReportFailed(f"{report.name}: anomaly.metric {err}") from err
+    for index, target in enumerate(report.targets):
+        try:
+            signals.targets.append(periods.progress(current, target.metric, target.stat, target.value))
+        except periods.UnknownMetric as err:
+            raise ReportFailed(f"{report.name}: targets[{index}].metric {err}") from err
+    signals.send = SendContext(
+        fingerprint=fingerprint, previous=previous, previous_key=previous_key, last_delivered=last_delivered, fresh=fresh
+    )
+    return signals
+
+
+class _EarlierWindows:
+    """Figures of earlier windows: from the history table, or by running the same query."""
+
+    def __init__(self, data: ReportData, *, warehouse: WarehouseResource, labels: dict[str, str], history: Any,
+                 notes: list[str]):
+        self.data, self.warehouse, self.labels, self.history, self.notes = data, warehouse, labels, history, notes
+        self.cache: dict[str, periods.WindowFigures | None] = {}
+
+    def figures(self, window: ReportWindow, *, fresh_query: bool = False) -> periods.WindowFigures | None:
+        key = window.partition_key
+        if key in self.cache and not (fresh_query and self.cache[key] is None):
+            return self.cache[key]
+        if not fresh_query and self.history is not None:
+            stored = self.history.get(self.data.report.id, [key]).get(key)
+            if stored is not None:
+                self.cache[key] = periods.WindowFigures.from_json(stored.figures)
+                return self.cache[key]
+        sql = self.data.frame_sql or self.data.report.query
+        try:
+            result = self.warehouse.run_query(sql, window, labels=self.labels)
+        except WarehouseError as err:
+            # Visible, not fatal: the report still goes out, saying which window could not be read.
+            self.notes.append(f"The window {window.describe()} could not be queried for comparison: {err}")
+            self.cache[key] = None
+            return None
+        figures = periods.figures_of_frame(result.frame)
+        if self.history is not None:
+            self.history.record(self.data.report.id, key, window.start, figures.to_json(),
+                                periods.result_fingerprint(result.frame))
+        self.cache[key] = figures
+        return figures
+
+
+def _check_freshness(report: Report, window: ReportWindow, frame) -> list[str]:
+    """Every ``send_if.fresh`` check; stale data fails the run (the owner is told) instead of
+    sending an old picture."""
+    if report.send_if is None:
+        return []
+    details = []
+    for block in report.send_if.walk():
+        if block.fresh is None:
+            continue
+        try:
+            ok, detail = periods.freshness(frame, block.fresh.column, block.fresh.seconds, window)
+        except periods.UnknownMetric as err:
+            raise ReportFailed(f"{report.name}: {err}") from err
+        if not ok:
+            raise ReportFailed(
+                f"{report.name}: stale data, nothing sent: {detail}",
+                {"send_if.fresh": f"{block.fresh.column} within {block.fresh.within}"},
+            )
+        details.append(detail)
+    return details
 
 
 def _investigate(
@@ -135,24 +261,98 @@ def _investigate(
     return ReportData(
         report=report, window=window, result=result,
         sql_runs=list(investigation.sql_runs), prepared_analysis=investigation.analysis,
+        frame_sql=investigation.sql,
     )  # fmt: skip
 
 
 def analyse(data: ReportData, *, analyst: AnalystResource, context: Any = None) -> Analysis:
-    """Step 2: exact metrics plus the summary, insights and recommendations."""
-    if data.prepared_analysis is not None:
-        return data.prepared_analysis
+    """Step 2: exact metrics plus the summary, insights and recommendations.
+
+    The window's comparisons, anomaly check and target progress are attached as exact figures
+    (and given to the model as such). Every figure in AI-written text is then checked against
+    what the run computed; sentences with figures found nowhere are dropped
+    (:mod:`~report_pipelines.analysts.figures`).
+    """
     report = data.report
-    return analyst.analyze(
-        data.result.frame,
-        window=data.window,
-        period=report.schedule.period,
-        audience=report.analysis.audience,
-        mode=report.analysis.mode,
-        truncated=data.result.truncated,
-        report_name=report.name,
-        context=context,
-    )
+    signals = data.signals or Signals()
+    evidence = None
+
+    def unsupported(analysis: Analysis) -> list[str]:
+        nonlocal evidence
+        evidence = evidence or _evidence(data, with_signals(analysis, signals))
+        return figure_check.unsupported_figures(analysis, evidence)
+
+    if data.prepared_analysis is not None:
+        analysis = data.prepared_analysis
+    else:
+        analysis = analyst.analyze(
+            data.result.frame,
+            window=data.window,
+            period=report.schedule.period,
+            audience=report.analysis.audience,
+            mode=report.analysis.mode,
+            truncated=data.result.truncated,
+            report_name=report.name,
+            context=context,
+            facts=signal_lines(signals),
+            unsupported=unsupported,
+        )
+    analysis = with_signals(analysis, signals)
+    analysis.notes.extend(note for note in signals.notes if note not in analysis.notes)
+    if not analysis.analyst.startswith("statistical"):
+        evidence = _evidence(data, analysis)
+        exact = statistical.analyze(
+            data.result.frame, window=data.window, period=report.schedule.period,
+            audience=report.analysis.audience, truncated=data.result.truncated, report_name=report.name,
+        )  # fmt: skip
+        analysis, check = figure_check.verify_analysis(analysis, evidence, fallback_summary=exact.summary)
+        analysis.figure_check = check
+    return analysis
+
+
+def with_signals(analysis: Analysis, signals: Signals) -> Analysis:
+    import dataclasses
+
+    return dataclasses.replace(
+        analysis, comparisons=list(signals.comparisons), anomaly=signals.anomaly, targets=list(signals.targets),
+        notes=list(analysis.notes),
+    )  # fmt: skip
+
+
+def signal_lines(signals: Signals) -> list[str]:
+    """The comparisons, anomaly and targets as exact-figure lines for the model's prompt."""
+    lines = []
+    for comparison in signals.comparisons:
+        lines.extend(periods.comparison_lines(comparison))
+    if signals.anomaly is not None:
+        lines.append(periods.anomaly_line(signals.anomaly))
+    lines.extend(periods.target_line(target) for target in signals.targets)
+    return lines
+
+
+def _evidence(data: ReportData, analysis: Analysis):
+    numbers, percents = [], []
+    for comparison in analysis.comparisons:
+        numbers.append(comparison.rows)
+        for delta in comparison.deltas:
+            numbers.extend(value for value in (delta.current, delta.earlier, delta.change) if value is not None)
+            if delta.change_pct is not None:
+                percents.append(delta.change_pct)
+    check = analysis.anomaly
+    if check is not None:
+        numbers.extend(value for value in (check.value, check.median, check.mad, check.low, check.high) if value is not None)
+        numbers.extend((check.windows, check.history))
+    for target in analysis.targets:
+        numbers.extend(value for value in (target.value, target.target) if value is not None)
+        if target.percent is not None:
+            percents.append(target.percent)
+    zone = ZoneInfo(data.window.timezone)
+    return figure_check.evidence_from(
+        analysis, data.result.frame,
+        window_start=data.window.start.astimezone(zone).date(), window_end=data.window.end.astimezone(zone).date(),
+        extra_numbers=numbers, extra_percents=percents,
+        labels=[data.report.name, data.report.description],
+    )  # fmt: skip
 
 
 def render(data: ReportData, analysis: Analysis, *, run_url: str, now: dt.datetime | None = None) -> tuple[list, str]:
@@ -179,9 +379,10 @@ def render(data: ReportData, analysis: Analysis, *, run_url: str, now: dt.dateti
     return blocks, text
 
 
-def should_send(report: Report, analysis: Analysis) -> tuple[bool, str]:
+def should_send(report: Report, analysis: Analysis, data: ReportData | None = None) -> tuple[bool, str]:
     """Step 4's first question: does ``send_if`` let this window's message go out, and why."""
-    return evaluate_send_if(report.send_if, analysis)
+    signals = data.signals if data is not None else None
+    return evaluate_send_if(report.send_if, analysis, signals.send if signals else None)
 
 
 def thread_extras(data: ReportData, analysis: Analysis) -> ThreadExtras:

@@ -14,6 +14,7 @@ from report_pipelines.names import default_home
 from report_pipelines.pipeline import ThreadExtras, write_preview_bundle
 from report_pipelines.store import AuditLog, DeliveryKey, DeliveryLedger, LedgerEntry, ReportStore, SecretKeyError, WorkspaceStore
 from report_pipelines.store.deliveries import Sent
+from report_pipelines.store.history import WindowHistory
 from report_pipelines.slack.delivery import AUTH_ERRORS, SlackDelivery, SlackDeliveryError
 from report_pipelines.slack.previews import write_preview
 from report_pipelines.slack.routing import destination_key, legacy_destination_key, workspace_for
@@ -33,6 +34,10 @@ class ReportStoreResource(dg.ConfigurableResource):
 
     def get_store(self) -> ReportStore:
         return ReportStore()
+
+    def get_history(self) -> WindowHistory:
+        """Each window's key metrics and result fingerprint (comparisons, anomalies, ``changed``)."""
+        return WindowHistory()
 
 
 class ReportResource(dg.ConfigurableResource):

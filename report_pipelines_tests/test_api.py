@@ -214,7 +214,7 @@ def test_the_cli_malformed_reports_get_the_same_words_over_http(client, home, na
     before = store_rows(home)
     field, _, message = phrase.partition(":")
     message = message.strip()
-    loc = ["body", *field.split(".")]
+    loc = ["body", *(int(part) if part.isdigit() else part for part in field.split("."))]
     body = content if name.startswith("name") else {**content, "name": "Another"}
     for response in (client.post(REPORTS, json=body, headers=ALICE),
                      client.put(f"{REPORTS}/regional_revenue", json=content, headers=ALICE)):

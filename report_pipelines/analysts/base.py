@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import dagster as dg
 import pandas as pd
 
@@ -39,7 +41,12 @@ class AnalystResource(dg.ConfigurableResource):
         truncated: bool,
         report_name: str,
         context: dg.OpExecutionContext | None = None,
+        facts: Sequence[str] = (),
+        unsupported: Callable[[Analysis], list[str]] | None = None,
     ) -> Analysis:
+        """``facts`` are further exact-figure lines (period-over-period changes, anomaly, targets)
+        an AI analyst may cite; ``unsupported`` lists the figures of a written analysis that the
+        run cannot match, so an AI analyst may ask once more without them."""
         raise NotImplementedError
 
     @property
@@ -66,6 +73,8 @@ class StatisticalAnalystResource(AnalystResource):
         truncated: bool,
         report_name: str,
         context: dg.OpExecutionContext | None = None,
+        facts: Sequence[str] = (),
+        unsupported: Callable[[Analysis], list[str]] | None = None,
     ) -> Analysis:
         from report_pipelines.analysts.statistical import analyze
 

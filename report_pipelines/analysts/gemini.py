@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import dagster as dg
@@ -53,6 +53,7 @@ from report_pipelines.analysts.prompts import (
     build_investigation_prompt,
     investigation_instruction,
     merge_response,
+    retry_prompt,
 )
 from report_pipelines.analysts.types import Analysis
 from report_pipelines.models import ReportWindow
@@ -198,9 +199,14 @@ class GeminiAnalystResource(AnalystResource):
         truncated: bool,
         report_name: str,
         context: dg.OpExecutionContext | None = None,
+        facts: Sequence[str] = (),
+        unsupported: Callable[[Analysis], list[str]] | None = None,
     ) -> Analysis:
         """Exact figures from the statistical analyst, prose from Gemini.
 
+        ``facts`` (period-over-period changes, anomaly, targets) join the prompt's exact figures.
+        When ``unsupported`` finds figures in the answer that the data does not hold, Gemini is
+        asked once more with that list; what it still gets wrong is dropped by the caller.
         With ``context``, the model, token counts, latency and attempts are added to the op's
         output metadata (keys prefixed ``gemini_``).
         """
@@ -221,16 +227,26 @@ class GeminiAnalystResource(AnalystResource):
             audience=audience,
             report_name=report_name,
             token_budget=self.token_budget,
+            facts=facts,
         )
         usage = Usage(model)
+        extra = {}
         try:
             with self._calls(usage) as calls:
                 analysis = _written_analysis(calls, exact, prompt)
+                wrong = unsupported(analysis) if unsupported else []
+                if wrong:
+                    extra["gemini_regenerated_for_figures"] = ", ".join(wrong[:20])
+                    try:
+                        analysis = _written_analysis(calls, exact, retry_prompt(prompt, wrong))
+                    except GeminiUnavailableError as err:
+                        # The first answer stands; the figure check drops its unsupported sentences.
+                        extra["gemini_regeneration_failed"] = str(err)
             failure = None
         except GeminiUnavailableError as err:
             failure = str(err)
             analysis = _with_fallback_note(exact, failure)
-        usage.write_metadata(context, estimated=prompt.estimated_tokens, failure=failure)
+        usage.write_metadata(context, estimated=prompt.estimated_tokens, failure=failure, extra=extra or None)
         return analysis
 
     def investigate(

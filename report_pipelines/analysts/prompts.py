@@ -235,8 +235,12 @@ def build_analysis_prompt(
     token_budget: int = DEFAULT_TOKEN_BUDGET,
     question: str | None = None,
     sql: str | None = None,
+    facts: Sequence[str] = (),
 ) -> Prompt:
     """The prompt asking for an :class:`AnalysisResponse` about ``frame``.
+
+    ``facts`` are further exact figures computed by the run (changes from earlier windows, the
+    anomaly check, target progress); the model may cite them like the metrics.
 
     ``analysis`` is the exact (statistical) analysis of ``frame``: its figures are the only ones
     the model sees besides the sample. ``question`` and ``sql`` describe a plain-language report
@@ -258,6 +262,11 @@ def build_analysis_prompt(
 
     def render(sample: tuple[int, int, int], profile_cap: int, metric_cap: int) -> Prompt:
         parts = [header, metrics_section(figures, metric_cap)]
+        if facts:
+            parts.append(
+                "Exact comparisons computed by the report run (cite these figures as written; "
+                "they are the only figures about other windows):\n" + "\n".join(f"- {line}" for line in facts)
+            )
         profile = view.profile_section(profile_cap)
         if profile:
             parts.append(profile)
@@ -310,6 +319,19 @@ def build_tool_result(frame: pd.DataFrame, *, truncated: bool, token_budget: int
     # Only a budget smaller than the one-line lead gets here; cutting a data block would leave
     # it unclosed, so the lead alone is cut.
     return clip(lead, limit)
+
+
+def retry_prompt(prompt: Prompt, unsupported: Sequence[str]) -> Prompt:
+    """``prompt`` once more, naming the figures of the last answer that the data does not hold."""
+    listed = ", ".join(unsupported[:20])
+    text = (
+        f"{prompt.text}\n\nYour previous answer stated figures that appear nowhere in the data or "
+        f"the exact figures above: {listed}. Write the JSON again using only figures given above "
+        "(rounded as shown at most); leave a number out rather than estimate it."
+    )
+    return dataclasses.replace(
+        prompt, text=text, estimated_tokens=prompt.estimated_tokens + math.ceil((len(text) - len(prompt.text)) / CHARS_PER_TOKEN)
+    )
 
 
 def merge_response(exact: Analysis, response: AnalysisResponse, *, analyst: str) -> Analysis:

@@ -17,6 +17,7 @@ from report_pipelines.conditions import ConditionError
 from report_pipelines.models import Report
 from report_pipelines.names import default_home, webserver_url
 from report_pipelines.pipeline import ReportFailed, ThreadExtras
+from report_pipelines.store.history import WindowHistory
 from report_pipelines.warehouses import warehouse_from_env
 from report_pipelines.windows import report_window
 
@@ -42,11 +43,13 @@ def preview(report: Report, key: str) -> Preview:
     window = report_window(report, key)
     analyst = analyst_from_env()
     labels = {"report": report.slug, "dagster_run": "preview"}
-    data = pipeline.fetch(report, window, warehouse=warehouse_from_env(), analyst=analyst, labels=labels)
+    data = pipeline.fetch(
+        report, window, warehouse=warehouse_from_env(), analyst=analyst, labels=labels, history=WindowHistory()
+    )
     analysis = pipeline.analyse(data, analyst=analyst)
     blocks, text = pipeline.render(data, analysis, run_url=f"{webserver_url()}/runs")
     try:
-        send, reason = pipeline.should_send(report, analysis)
+        send, reason = pipeline.should_send(report, analysis, data)
     except ConditionError as err:
         raise ReportFailed(f"{report.name}: {err}") from err
     extras = pipeline.thread_extras(data, analysis)

@@ -163,7 +163,13 @@ def read_report_file(path: str, stdin_text: str | None = None) -> ReportSpec:
 def report_document(report: Report) -> dict:
     """The report as its file: exactly the keys ``reports add`` / ``update`` take, so the output of
     ``reports show --yaml`` can be edited and fed back unchanged."""
-    return json.loads(report.spec().model_dump_json(exclude_none=True))
+    document = json.loads(report.spec().model_dump_json(exclude_none=True))
+    # Optional sections left at their defaults stay out of the file, as the author wrote it.
+    if not report.compare.any:
+        document.pop("compare", None)
+    if not report.targets:
+        document.pop("targets", None)
+    return document
 
 
 def report_yaml(report: Report, *, header: bool = False) -> str:

@@ -41,6 +41,7 @@ from slack_sdk.models.blocks import (
 )
 
 from report_pipelines.analysts.types import Analysis, CategoryTop, ColumnMetrics, Trend, TrendPoint
+from report_pipelines.analysts.periods import anomaly_line, comparison_lines, target_line
 from report_pipelines.formatting import ELLIPSIS, MISSING, clean, escape, fit, format_number, one_line
 from report_pipelines.models import ReportWindow
 from report_pipelines.slack.limits import (
@@ -122,7 +123,7 @@ class ReportMessage:
 def build_report_message(message: ReportMessage) -> tuple[list[dict], str]:
     """Render ``message`` as ``(blocks, fallback_text)``, deterministic and within Slack's limits.
 
-    The layout is a fixed sequence of at most 18 blocks, so the 50-block limit holds by
+    The layout is a fixed sequence of at most 19 blocks, so the 50-block limit holds by
     construction; every variable part (text, fields, table rows, bullets) is capped where it is
     built. Sections that would be empty are left out because Slack rejects empty text.
     """
@@ -144,6 +145,9 @@ def build_report_message(message: ReportMessage) -> tuple[list[dict], str]:
     if summary:
         blocks.append(_section(_titled("Summary", summary)))
     blocks.extend(_metric_blocks(message))
+    signals = _signals_text(analysis)
+    if signals:
+        blocks.append(_section(signals))
     categories = _categories_text(analysis.categories)
     if categories:
         blocks.append(_section(categories))
@@ -169,6 +173,9 @@ def build_report_message(message: ReportMessage) -> tuple[list[dict], str]:
 
 def _fallback_text(message: ReportMessage) -> str:
     text = f"📊 {one_line(message.name)} — {message.window.describe()}"
+    anomaly = message.analysis.anomaly
+    if anomaly is not None and anomaly.flagged:
+        text += f" ⚠️ {anomaly_line(anomaly).removeprefix('⚠️ ')}"
     summary = one_line(message.analysis.summary)
     if summary:
         text += f": {summary}"
@@ -206,6 +213,21 @@ def _metric_field(metric: ColumnMetrics) -> str:
         f"Average: {_figure(metric.average)}\n"
         f"Min: {_figure(metric.minimum)} · Max: {_figure(metric.maximum)}"
     )
+
+
+def _signals_text(analysis: Analysis) -> str:
+    """Period-over-period changes, the anomaly check and target progress: one section."""
+    parts = []
+    for comparison in analysis.comparisons:
+        title, *lines = comparison_lines(comparison)
+        parts.append(f"*{escape(title)}*" + "".join(f"\n• {escape(line)}" for line in lines))
+    flags = []
+    if analysis.anomaly is not None:
+        flags.append(anomaly_line(analysis.anomaly))
+    flags.extend(target_line(target) for target in analysis.targets)
+    if flags:
+        parts.append("\n".join(escape(line) for line in flags))
+    return fit("\n".join(parts), MAX_SECTION_CHARS) if parts else ""
 
 
 def _categories_text(categories: Sequence[CategoryTop]) -> str:

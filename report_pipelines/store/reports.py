@@ -17,6 +17,7 @@ from report_pipelines.names import Shard
 from report_pipelines.models import Report, ReportSpec, ReportValidationError
 from report_pipelines.report_files import error_summary
 from report_pipelines.store.database import Database, NotFound, as_utc, metadata, utcnow
+from report_pipelines.store.history import window_metrics
 
 scheduled_reports = sa.Table(
     "scheduled_reports",
@@ -43,6 +44,9 @@ scheduled_reports = sa.Table(
     sa.Column("audience", sa.String(16), nullable=False),
     sa.Column("attachments", sa.JSON),
     sa.Column("send_if", sa.JSON),
+    sa.Column("compare", sa.JSON),
+    sa.Column("anomaly", sa.JSON),
+    sa.Column("targets", sa.JSON),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     # Dagster run history is tagged with the report id: a deleted report's id is never handed to
@@ -139,6 +143,9 @@ def _row_values(spec: ReportSpec) -> dict:
         "audience": spec.analysis.audience,
         "attachments": spec.attachments.model_dump(),
         "send_if": spec.send_if.model_dump(exclude_none=True) if spec.send_if else None,
+        "compare": spec.compare.model_dump() if spec.compare.any else None,
+        "anomaly": spec.anomaly.model_dump() if spec.anomaly else None,
+        "targets": [target.model_dump() for target in spec.targets] or None,
     }
 
 
@@ -177,6 +184,9 @@ def report_from_row(row: sa.RowMapping) -> Report:
             "analysis": {"mode": row["analysis_mode"], "audience": row["audience"]},
             "attachments": row["attachments"] or {},
             "send_if": row["send_if"],
+            "compare": row["compare"] or {},
+            "anomaly": row["anomaly"],
+            "targets": row["targets"] or [],
             "created_at": as_utc(row["created_at"]),
             "updated_at": as_utc(row["updated_at"]),
         }
@@ -303,6 +313,9 @@ class ReportStore:
                 .where(scheduled_reports.c.id == current.id)
                 .values(**_row_values(spec), updated_at=utcnow())
             )
+            if getattr(current, "query", None) != spec.query:
+                # Figures kept for comparisons and anomaly checks came from the old query.
+                conn.execute(window_metrics.delete().where(window_metrics.c.report_id == current.id))
         return self.get(current.id)
 
     def set_enabled(self, slug: str, enabled: bool) -> Report:
@@ -319,6 +332,7 @@ class ReportStore:
         current = self.get_any(slug)
         with self.db.begin() as conn:
             conn.execute(scheduled_reports.delete().where(scheduled_reports.c.id == current.id))
+            conn.execute(window_metrics.delete().where(window_metrics.c.report_id == current.id))
         return current
 
 

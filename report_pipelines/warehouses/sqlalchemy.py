@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 
+import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 from pydantic import Field
@@ -114,8 +115,15 @@ class SQLAlchemyWarehouse(WarehouseResource):
         default=300, description="Longest a report query may run before it is cancelled."
     )
 
+    def _resolved_url(self) -> str:
+        url = self.url
+        if isinstance(url, dg.EnvVar):
+            # Outside a Dagster run (the CLI's preview) the field still holds the EnvVar itself.
+            url = url.get_value()
+        return url or demo_warehouse_url()
+
     def _engine(self) -> sa.Engine:
-        url = self.url or demo_warehouse_url()
+        url = self._resolved_url()
         connect_args: dict = {}
         parsed = make_url(url)
         backend = parsed.get_backend_name()
@@ -149,7 +157,7 @@ class SQLAlchemyWarehouse(WarehouseResource):
 
     @property
     def label(self) -> str:
-        url = make_url(self.url or demo_warehouse_url())
+        url = make_url(self._resolved_url())
         # Never show credentials: the driver and database name are enough to recognise it.
         return f"{url.drivername}:{url.database or ''}"
 
