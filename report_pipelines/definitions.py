@@ -20,6 +20,7 @@ from dagster._core.definitions.definitions_load_context import DefinitionsLoadCo
 
 from report_pipelines.analysts import analyst_from_env
 from report_pipelines.io_manager import EncryptedResultsIOManager
+from report_pipelines.questions import build_question_job
 from report_pipelines.jobs import ReportShape, build_report_job, build_report_schedule, build_reports
 from report_pipelines.maintenance import (
     build_health_job,
@@ -96,7 +97,8 @@ def lazy_repository(rows: list[dict], broken: dict[str, str]) -> dg.RepositoryDe
 
 
 def _assemble(rows, broken, jobs, schedules, resources) -> dg.RepositoryDefinition:
-    maintenance = [reload_report_definitions]
+    # Every location answers questions about its own reports (a question run goes where its report is).
+    maintenance = [reload_report_definitions, build_question_job(resources)]
     other_schedules = []
     shard = current_shard()
     if shard is None or shard.index == 0:

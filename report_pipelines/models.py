@@ -31,6 +31,8 @@ PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
 # Bounds on a report's history, so every stored report can be built into a Dagster job: cron
 # and partition maths work on Unix timestamps, and every window is one partition the UI lists.
 EARLIEST_START_DATE = dt.date(1970, 1, 1)
+# "Snooze until re-enabled": a date no window reaches; enabling the report ends it.
+SNOOZE_INDEFINITELY = dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc)
 MAX_WINDOWS = 100_000
 
 
@@ -441,6 +443,21 @@ class Report(ReportSpec):
     id: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    # Set from Slack's Snooze button: scheduled windows ending before it are skipped.
+    snoozed_until: dt.datetime | None = None
+    snoozed_by: str | None = None
+
+    def snoozed_at(self, moment: dt.datetime) -> bool:
+        return self.snoozed_until is not None and moment < self.snoozed_until
+
+    @property
+    def snooze_state(self) -> str:
+        """``snoozed until 2026-12-10 09:00 UTC`` / ``snoozed until re-enabled``; empty when not."""
+        if self.snoozed_until is None:
+            return ""
+        if self.snoozed_until >= SNOOZE_INDEFINITELY:
+            return "snoozed until re-enabled"
+        return f"snoozed until {self.snoozed_until.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
 
     @property
     def first_window_start(self) -> dt.datetime:
@@ -448,7 +465,7 @@ class Report(ReportSpec):
 
     def spec(self) -> ReportSpec:
         return ReportSpec.model_validate(
-            self.model_dump(exclude={"id", "created_at", "updated_at"})
+            self.model_dump(exclude={"id", "created_at", "updated_at", "snoozed_until", "snoozed_by"})
         )
 
 

@@ -24,6 +24,7 @@ from report_pipelines.warehouses.base import WarehouseResource
 # Slack failures worth an op retry: a rate limit that outlasted the client's own retries.
 # Everything else (a revoked token, a missing channel) needs a person.
 RETRYABLE_CODES = frozenset({"ratelimited"})
+SCHEDULE_TAG = "dagster/schedule_name"
 # Delivery outcomes after which the window counts as delivered (``send_if.changed`` compares with it).
 DELIVERED = frozenset({"posted", "updated", "already_delivered", "preview"})
 
@@ -180,6 +181,15 @@ def post_to_slack(
     context: dg.OpExecutionContext, message: FormattedReport, slack: SlackResource, report_store: ReportStoreResource
 ) -> None:
     report = message.data.report
+    window = message.data.window
+    if context.run.tags.get(SCHEDULE_TAG) and report.snoozed_at(window.end):
+        # Snoozed from Slack: scheduled windows in the snooze are skipped, visibly; a person's
+        # own run (CLI, API, Re-run button) still goes out.
+        reason = f"{report.snooze_state} by {report.snoozed_by or 'someone'}: nothing sent"
+        context.instance.add_run_tags(context.run_id, {TAG_DELIVERY: "skipped"})
+        context.log.info(reason)
+        context.add_output_metadata({"delivery": "skipped", "detail": reason})
+        return
     try:
         send, reason = pipeline.should_send(report, message.analysis, message.data)
     except ConditionError as err:

@@ -240,6 +240,23 @@ def _investigate(
             f"{report.name}: the query is a plain-language prompt, not SQL; write SQL, or "
             f"{missing} so Gemini can answer it with read-only SQL"
         )
+    try:
+        investigation, result = _explore(report.query, report, window, warehouse=warehouse, analyst=analyst,
+                                         labels=labels, context=context)
+    except InvestigationError as err:
+        raise ReportFailed(f"{report.name}: {err}") from err
+    result.frame = investigation.frame
+    return ReportData(
+        report=report, window=window, result=result,
+        sql_runs=list(investigation.sql_runs), prepared_analysis=investigation.analysis,
+        frame_sql=investigation.sql,
+    )  # fmt: skip
+
+
+def _explore(question: str, report: Report, window: ReportWindow, *, warehouse: WarehouseResource,
+             analyst: AnalystResource, labels: dict[str, str], context: Any):
+    """Gemini answers ``question`` with read-only SQL bound to ``window``; the investigation and
+    the last successful query's result."""
     last: dict[str, QueryResult] = {}
 
     def run_sql(sql: str):
@@ -248,21 +265,11 @@ def _investigate(
         last["result"] = result
         return result.frame
 
-    try:
-        investigation = analyst.investigate(
-            report.query, run_sql=run_sql, window=window, period=report.schedule.period,
-            audience=report.analysis.audience, report_name=report.name, context=context,
-            warehouse=warehouse.label,
-        )  # fmt: skip
-    except InvestigationError as err:
-        raise ReportFailed(f"{report.name}: {err}") from err
-    result = last["result"]
-    result.frame = investigation.frame
-    return ReportData(
-        report=report, window=window, result=result,
-        sql_runs=list(investigation.sql_runs), prepared_analysis=investigation.analysis,
-        frame_sql=investigation.sql,
+    investigation = analyst.investigate(
+        question, run_sql=run_sql, window=window, period=report.schedule.period,
+        audience=report.analysis.audience, report_name=report.name, context=context, warehouse=warehouse.label,
     )  # fmt: skip
+    return investigation, last.get("result")
 
 
 def analyse(data: ReportData, *, analyst: AnalystResource, context: Any = None) -> Analysis:
@@ -370,6 +377,7 @@ def render(data: ReportData, analysis: Analysis, *, run_url: str, now: dt.dateti
             analysis=analysis,
             run_url=run_url,
             generated_at=now,
+            report_id=data.report.id,
         )
     )
     problems = validate_message(blocks, text)
@@ -420,3 +428,78 @@ def write_preview_bundle(
         payload["attachments"] = [item.filename for item in extras.files]
     files = [(item.filename, item.content) for item in extras.files]
     return write_preview(folder, report.slug, partition_key, payload, files=files)
+
+
+@dataclass
+class Answer:
+    """The reply to a question asked in a report message's thread."""
+
+    text: str
+    sql_runs: list[str]
+    analyst: str
+    figure_check: Any = None
+
+
+MAX_QUESTION_CHARS = 2000
+
+
+def answer_question(
+    report: Report,
+    window: ReportWindow,
+    question: str,
+    *,
+    warehouse: WarehouseResource,
+    analyst: AnalystResource,
+    labels: dict[str, str],
+    context: Any = None,
+) -> Answer:
+    """Answer ``question`` from the data of ``window`` of ``report``.
+
+    With Gemini, the model explores the warehouse through the same sandboxed, read-only
+    ``run_sql`` tool a prompt-only report uses, bound to this window, and every figure of its
+    answer is checked against the rows its queries returned. Without it, the exact statistics
+    of the report's own query answer what they can, and the reply says what they cannot.
+    """
+    question = question.strip()[:MAX_QUESTION_CHARS]
+    zone = ZoneInfo(window.timezone)
+    if analyst.can_investigate:
+        prompt = (
+            f"{question}\n\n(Asked in the thread of the report {report.name!r}, window {window.describe()}. "
+            f"The report runs this SQL for its window:\n{report.query})"
+        )
+        try:
+            investigation, _ = _explore(prompt, report, window, warehouse=warehouse, analyst=analyst, labels=labels,
+                                        context=context)
+        except InvestigationError as err:
+            return _statistical_answer(report, window, question, warehouse=warehouse, labels=labels,
+                                       why=f"the AI analyst could not answer ({err})")
+        exact = statistical.analyze(investigation.frame, window=window, period=report.schedule.period,
+                                    audience=report.analysis.audience, report_name=report.name)
+        evidence = figure_check.evidence_from(
+            investigation.analysis, investigation.frame, window_start=window.start.astimezone(zone).date(),
+            window_end=window.end.astimezone(zone).date(), labels=[report.name, question],
+        )  # fmt: skip
+        analysis, check = figure_check.verify_analysis(investigation.analysis, evidence, fallback_summary=exact.summary)
+        lines = [analysis.summary, *(f"• {item}" for item in analysis.insights)]
+        lines += [f"_{note}_" for note in analysis.notes]
+        return Answer("\n".join(line for line in lines if line), list(investigation.sql_runs), analysis.analyst, check)
+    return _statistical_answer(report, window, question, warehouse=warehouse, labels=labels,
+                               why="no AI analyst is configured (GOOGLE_API_KEY is not set)")
+
+
+def _statistical_answer(report: Report, window: ReportWindow, question: str, *, warehouse: WarehouseResource,
+                        labels: dict[str, str], why: str) -> Answer:
+    try:
+        result = warehouse.run_query(report.query, window, labels=labels)
+    except WarehouseError as err:
+        raise ReportFailed(f"{report.name}: {err}") from err
+    exact = statistical.analyze(result.frame, window=window, period=report.schedule.period,
+                                audience=report.analysis.audience, truncated=result.truncated, report_name=report.name)
+    lines = [
+        f"I can only answer from this window's exact figures: {why}, so I cannot read the question itself.",
+        exact.summary,
+        *(f"• {item}" for item in exact.insights),
+        "Ask again once Gemini is configured, or run `report-pipelines preview "
+        f"{report.slug} --partition {window.partition_key}` for the whole message.",
+    ]
+    return Answer("\n".join(line for line in lines if line), [report.query], exact.analyst)

@@ -46,7 +46,8 @@ def error_summary(err: Exception) -> str:
 # What `reports show --json` and the API's GET add to a report file: derived or set by the store.
 # A report read back in with them is taken as the file it came from.
 DERIVED_KEYS = frozenset(
-    {"id", "slug", "cron", "job_name", "schedule_name", "dagster_url", "created_at", "updated_at"}
+    {"id", "slug", "cron", "job_name", "schedule_name", "dagster_url", "created_at", "updated_at",
+     "snoozed_until", "snoozed_by"}
 )
 
 

@@ -221,6 +221,26 @@ class SlackResource(dg.ConfigurableResource):
         ledger.mark_extras_done(delivery.key)
         return [*records, *extras.skipped]
 
+    def reply_in_thread(
+        self, report: Report, channel: str, thread_ts: str, text: str, *, once: DeliveryKey, run_id: str
+    ) -> str:
+        """Post ``text`` under the message ``thread_ts`` once per ``once`` (a retried run of the
+        same question finds the ledger row and posts nothing)."""
+        team_id = self.team_for(report)
+        if team_id is None:
+            raise SlackDeliveryError("not_configured", "no Slack workspace is configured to answer in")
+        client = self.client(team_id)
+
+        def send(_previous: LedgerEntry | None) -> Sent:
+            posted = client.post_message(channel, None, text, thread_ts=thread_ts)
+            return Sent(posted.channel, posted.ts)
+
+        outcome = DeliveryLedger().deliver_once(
+            once, run_id=run_id, force=False, send=send, may_have_sent=lambda err: getattr(err, "may_have_posted", True),
+        )  # fmt: skip
+        where = f"the thread of {thread_ts} in {outcome.entry.channel}"
+        return f"answered in {where} (ts {outcome.entry.ts})" if outcome.sent else f"already answered in {where}"
+
     def notify(
         self, report: Report, target: tuple[str, str] | None, blocks: list, text: str, *, key: str,
         once: DeliveryKey | None = None, run_id: str | None = None,

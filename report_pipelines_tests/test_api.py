@@ -109,7 +109,9 @@ def test_bad_tokens_get_the_same_401_everywhere(client, home, kind):
     create(client)
     before = store_rows(home)
     routes = [(method.upper(), path.replace("{report_id}", "regional_revenue").replace("{team_id}", "T0001"))
-              for path, item in client.get("/openapi.json").json()["paths"].items() for method in item]
+              for path, item in client.get("/openapi.json").json()["paths"].items() for method in item
+              # Slack's endpoints take no bearer token: their signature check is tested on its own.
+              if not path.startswith("/slack/")]
     assert len(routes) == 16
     for method, path in routes:
         response = client.request(method, path, headers=BAD_CREDENTIALS[kind], json=REGIONAL)
@@ -587,4 +589,5 @@ def test_openapi_schema_documents_every_endpoint_and_the_bearer_scheme(client):
         ("POST", "/api/scheduling/reports/{report_id}/run"), ("GET", "/api/scheduling/reports/{report_id}/runs"),
         ("GET", "/api/scheduling/next-runs"), ("GET", "/api/health"),
         ("POST", "/api/scheduling/reports/{report_id}/reassign"), ("GET", "/api/audit"),
+        ("POST", "/slack/interactions"), ("POST", "/slack/events"),
     }

@@ -3,6 +3,7 @@ API becomes a Dagster job by live sync, runs through the API, and its message re
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -10,15 +11,19 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
+import duckdb
 import pytest
 import requests
 import yaml
 
+from report_pipelines.formatting import format_number
 from report_pipelines.slack.delivery import clear_channel_cache
 from report_pipelines_tests.conftest import REPORTS
 from report_pipelines_tests.dagster_dev import Dev, free_port, partition_status, stop_process_group
 from report_pipelines_tests.fakes.slack_api import FakeSlack
+from report_pipelines_tests.test_slack_interactive import signed as slack_signed
 
 BIN = Path(sys.executable).parent
 SLACK_TOKEN = "xoxb-7777-api-e2e"
@@ -43,7 +48,8 @@ def test_report_created_over_http_runs_in_dagster_and_posts_to_slack(home, secre
     shutil.copy(Path(__file__).parents[1] / "workspace.yaml", home / "workspace.yaml")
     clear_channel_cache()
     with FakeSlack(tokens={SLACK_TOKEN: "T0001"}) as slack:
-        env = {**os.environ, "SLACK_API_URL": slack.url, "REPORT_PIPELINES_JWT_SECRET": secrets.token_urlsafe(32)}
+        env = {**os.environ, "SLACK_API_URL": slack.url, "REPORT_PIPELINES_JWT_SECRET": secrets.token_urlsafe(32),
+               "SLACK_SIGNING_SECRET": secrets.token_hex(16)}
         dev = Dev(home, env, tmp_path / "dev.log")
         port = free_port()
         api_log = tmp_path / "api.log"
@@ -120,6 +126,44 @@ def test_report_created_over_http_runs_in_dagster_and_posts_to_slack(home, secre
             assert again.json()["status"] == "ALREADY_DELIVERED" and again.json()["run_id"] == run["run_id"]
             assert len(slack.calls_to("chat.postMessage")) == 1
 
+            # Re-run from Slack: a signed press of the message's own button forces a run of the
+            # window, which edits the message in place once; the presser is told in private.
+            rerun = next(b for b in post["blocks"] if b["type"] == "actions")["elements"][0]
+            payload = {"type": "block_actions", "user": {"id": "U0BOB"}, "team": {"id": "T0001"},
+                       "response_url": slack.response_url("rerun"),
+                       "actions": [{**rerun, "action_ts": "1764000000.5"}]}
+            form = urlencode({"payload": json.dumps(payload)}).encode()
+            pressed = requests.post(f"http://127.0.0.1:{port}/slack/interactions", data=form, timeout=10, headers={
+                "Content-Type": "application/x-www-form-urlencoded", **slack_signed(form, env["SLACK_SIGNING_SECRET"])})
+            assert pressed.status_code == 200 and pressed.elapsed.total_seconds() < 3
+            told = wait_for(lambda: slack.responses, "the ephemeral answer to the press", 60, api_log)
+            assert told[0]["response_type"] == "ephemeral" and told[0]["text"].startswith("Re-running Regional Revenue"), told
+            wait_for(lambda: slack.calls_to("chat.update"), "the message edited by the re-run", 180, tmp_path / "dev.log")
+            time.sleep(3)
+            assert len(slack.calls_to("chat.update")) == 1 and len(slack.calls_to("chat.postMessage")) == 1
+            forged = requests.post(f"http://127.0.0.1:{port}/slack/interactions", data=form, timeout=10, headers={
+                "Content-Type": "application/x-www-form-urlencoded", **slack_signed(form, "not-the-secret")})
+            assert forged.status_code == 401
+
+            # A question in the report message's thread: one run of report_question answers it in
+            # the thread from that window's data; Slack's retry of the event asks nothing again.
+            event = {"type": "event_callback", "event_id": "Ev0E2E", "event": {
+                "type": "message", "channel": post["channel"], "user": "U0BOB", "ts": "1764000010.000100",
+                "thread_ts": post["ts"], "text": "What was the revenue that day?"}}
+            body = json.dumps(event).encode()
+            for attempt in ("0", "1"):
+                asked = requests.post(f"http://127.0.0.1:{port}/slack/events", data=body, timeout=10, headers={
+                    "Content-Type": "application/json", "X-Slack-Retry-Num": attempt,
+                    **slack_signed(body, env["SLACK_SIGNING_SECRET"])})
+                assert asked.status_code == 200 and asked.elapsed.total_seconds() < 3
+            thread = wait_for(lambda: [p for p in slack.posts if p["thread_ts"] == post["ts"]],
+                              "the answer in the thread", 180, tmp_path / "dev.log")
+            with duckdb.connect(str(home / "demo_warehouse.duckdb"), read_only=True) as conn:
+                total = conn.execute("SELECT SUM(revenue) FROM sales WHERE order_date = DATE '2026-11-25'").fetchone()[0]
+            assert f"revenue totalled {format_number(total)}" in thread[0]["text"], thread
+            time.sleep(3)
+            assert len([p for p in slack.posts if p["thread_ts"] == post["ts"]]) == 1
+
             # Deleting over HTTP removes the job by the same live sync.
             assert requests.delete(f"{base}/scheduling/reports/{report['id']}", headers=alice, timeout=30).status_code == 200
             dev.wait_for(lambda: "report_regional_revenue" not in {j["name"] for j in dev.repo()["jobs"]},
@@ -127,7 +171,8 @@ def test_report_created_over_http_runs_in_dagster_and_posts_to_slack(home, secre
 
             # Neither the bot token nor the JWT secret is written anywhere: not in DAGSTER_HOME
             # (store, run storage, event logs, compute logs), nor in what the servers logged.
-            secrets_ = [SLACK_TOKEN.encode(), env["REPORT_PIPELINES_JWT_SECRET"].encode()]
+            secrets_ = [SLACK_TOKEN.encode(), env["REPORT_PIPELINES_JWT_SECRET"].encode(),
+                        env["SLACK_SIGNING_SECRET"].encode()]
             written = [path for path in [*home.rglob("*"), api_log, tmp_path / "dev.log"] if path.is_file()]
             assert len(written) > 10
             for path in written:

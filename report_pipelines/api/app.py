@@ -27,6 +27,7 @@ from starlette.routing import Match
 from report_pipelines.api.auth import AuthConfigError, jwt_secret
 from report_pipelines.api.errors import ApiError, Unprocessable, problems_body
 from report_pipelines.api.routes import router
+from report_pipelines.api.slack_routes import router as slack_router
 from report_pipelines.launches import JobNotLoaded, LaunchError, WebserverUnavailable
 from report_pipelines.models import ReportValidationError
 from report_pipelines.report_files import validation_problems
@@ -186,6 +187,7 @@ def create_app(secret: str | None = None) -> FastAPI:
     app.state.instances = InstanceHolder()
     app.state.launch_limit = launch_limit_from_env()
     app.include_router(router)
+    app.include_router(slack_router)
     # Starlette counts the bytes of every body as they arrive (a chunked body declares no size);
     # the outer check answers a declared size before anything reads the body.
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY_BYTES)

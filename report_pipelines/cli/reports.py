@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import json
 import sys
 
@@ -53,7 +55,9 @@ def list_(as_json: bool) -> None:
     else:
         print_table(
             ("SLUG", "STATE", "SCHEDULE", "DESTINATION", "OWNER"),
-            [(r.slug, "enabled" if r.schedule.enabled else "disabled", f"{r.schedule.cron_schedule} {r.schedule.timezone}",
+            [(r.slug, ("enabled" if r.schedule.enabled else "disabled")
+              + (f", {r.snooze_state}" if r.snoozed_until and r.snoozed_until > dt.datetime.now(dt.timezone.utc) else ""),
+              f"{r.schedule.cron_schedule} {r.schedule.timezone}",
               r.slack_config.destination or "-", r.user_id) for r in rows]
             + [(b.slug, "BROKEN", "-", "-", b.user_id) for b in broken],
         )  # fmt: skip

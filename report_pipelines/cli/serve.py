@@ -98,6 +98,39 @@ def api(host: str, port: int) -> None:
     uvicorn.run(app, host=host, port=port)
 
 
+@main.command("slack-listen")
+def slack_listen() -> None:
+    """Handle Slack's buttons over Socket Mode (no public URL): connects with SLACK_APP_TOKEN
+    (xapp-…) and runs until interrupted."""
+    import signal
+    import threading
+
+    import dagster as dg
+
+    from report_pipelines.slack.socket_mode import SocketModeConfigError, app_token, listen
+
+    try:
+        token = app_token()
+    except SocketModeConfigError as err:
+        fail(str(err), EXIT_INVALID)
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    instances: list[dg.DagsterInstance] = []
+
+    def instance() -> dg.DagsterInstance:
+        if not instances:
+            instances.append(dg.DagsterInstance.get())
+        return instances[0]
+
+    click.echo("listening to Slack in Socket Mode (Ctrl-C stops)")
+    try:
+        listen(token, instance, stop)
+    finally:
+        for opened in instances:
+            opened.dispose()
+
+
 @main.command()
 @click.option("--user", "user_id", required=True, help="The user id the token acts as (its `sub`).")
 @click.option("--hours", default=24, show_default=True, type=click.IntRange(1, 24 * 366),

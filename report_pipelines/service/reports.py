@@ -7,12 +7,14 @@ found", exactly like a missing one.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import json
 from pathlib import Path
 
 import yaml
 
-from report_pipelines.models import Report, ReportSpec, ReportValidationError
+from report_pipelines.models import SNOOZE_INDEFINITELY, Report, ReportSpec, ReportValidationError
 from report_pipelines.report_files import load_report_text
 from report_pipelines.names import job_name
 from report_pipelines.sql import check_read_only, is_sql
@@ -127,6 +129,23 @@ def set_enabled(ref: str | int, enabled: bool, owner: str | None = None, *, acto
     return report
 
 
+SNOOZE_CHOICES = {"1d": dt.timedelta(days=1), "1w": dt.timedelta(weeks=1), "off": None}
+
+
+def snooze_report(ref: str | int, choice: str, *, actor: str, now: dt.datetime | None = None) -> Report:
+    """Skip the report's scheduled windows for a day (``1d``), a week (``1w``) or until it is
+    re-enabled (``off``); it resumes by itself when the time is up."""
+    if choice not in SNOOZE_CHOICES:
+        raise ReportValidationError(f"snooze {choice!r}: choose 1d, 1w or off (until re-enabled)")
+    store = ReportStore()
+    current = get_report(ref, store=store)
+    span = SNOOZE_CHOICES[choice]
+    until = SNOOZE_INDEFINITELY if span is None else (now or dt.datetime.now(dt.timezone.utc)) + span
+    report = store.snooze(current.slug, until, actor)
+    AuditLog().record(actor, "report.snoozed", report=report, until=until.isoformat(), choice=choice)
+    return report
+
+
 def delete_report(ref: str | int, owner: str | None = None, *, actor: str | None = None) -> Report | BrokenReport:
     store = ReportStore()
     report = store.delete(get_report(ref, owner, store=store, broken_too=True).slug)
@@ -181,7 +200,10 @@ def report_yaml(report: Report, *, header: bool = False) -> str:
         f"cron {report.schedule.cron_schedule} ({report.schedule.timezone})\n"
         f"# created {report.created_at:%Y-%m-%d %H:%M} UTC, updated {report.updated_at:%Y-%m-%d %H:%M} UTC\n"
     )
+    if report.snoozed_until is not None:
+        facts += f"# {report.snooze_state} by {report.snoozed_by}: scheduled windows ending before then are skipped\n"
     return facts + text
+
 
 
 def report_summary(report: Report) -> dict:

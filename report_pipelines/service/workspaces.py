@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from report_pipelines.models import Report, ReportValidationError
 from report_pipelines.slack.delivery import SlackDelivery, SlackDeliveryError
-from report_pipelines.slack.scopes import required_scopes
+from report_pipelines.slack.scopes import APP_TOKEN_ENV, SIGNING_SECRET_ENV, required_scopes
 from report_pipelines.store import AuditLog, ReportStore, Workspace, WorkspaceStore, cli_actor
 
 
@@ -65,7 +66,8 @@ def check_workspace(team_id: str, name_of: Callable[[Report], str] = lambda repo
         return WorkspaceTest(team_id=team_id, ok=False, error=str(err))
     granted = sorted(info.get("scopes") or [])
     only = len(workspaces.list(active_only=True)) == 1
-    needed = required_scopes(ReportStore().list(), team_id, only, name_of=name_of)
+    interactive = any(os.environ.get(name, "").strip() for name in (SIGNING_SECRET_ENV, APP_TOKEN_ENV))
+    needed = required_scopes(ReportStore().list(), team_id, only, name_of=name_of, interactive=interactive)
     missing = {scope: why for scope, why in needed.items() if scope not in granted}
     return WorkspaceTest(
         team_id=team_id, ok=not missing, team=info.get("team"), bot_user_id=info.get("user_id"),

@@ -21,6 +21,7 @@ with the layout. No Dagster import and no I/O: the delivery op calls this and po
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -45,7 +46,13 @@ from report_pipelines.analysts.periods import anomaly_line, comparison_lines, ta
 from report_pipelines.formatting import ELLIPSIS, MISSING, clean, escape, fit, format_number, one_line
 from report_pipelines.models import ReportWindow
 from report_pipelines.slack.limits import (
+    MAX_ACTION_ELEMENTS,
     MAX_BLOCK_ID_CHARS,
+    MAX_BUTTON_TEXT_CHARS,
+    MAX_BUTTON_URL_CHARS,
+    MAX_BUTTON_VALUE_CHARS,
+    MAX_OPTION_VALUE_CHARS,
+    MAX_OPTIONS,
     MAX_BLOCKS,
     MAX_CONTEXT_ELEMENTS,
     MAX_CONTEXT_TEXT_CHARS,
@@ -58,6 +65,12 @@ from report_pipelines.slack.limits import (
 )
 
 __all__ = [
+    "MAX_ACTION_ELEMENTS",
+    "MAX_BUTTON_TEXT_CHARS",
+    "MAX_BUTTON_URL_CHARS",
+    "MAX_BUTTON_VALUE_CHARS",
+    "MAX_OPTIONS",
+    "MAX_OPTION_VALUE_CHARS",
     "MAX_BLOCKS",
     "MAX_BLOCK_ID_CHARS",
     "MAX_CATEGORY_COLUMNS",
@@ -112,6 +125,8 @@ class ReportMessage:
     analysis: Analysis
     run_url: str | None
     generated_at: dt.datetime
+    # With the report's id, the message carries its buttons (Re-run, Snooze, Open in Dagster).
+    report_id: int | None = None
 
     def __post_init__(self) -> None:
         # A naive datetime would be read as the worker's local time and shown in the wrong zone.
@@ -168,7 +183,46 @@ def build_report_message(message: ReportMessage) -> tuple[list[dict], str]:
         blocks.append(_context(notes))
     blocks.append(DividerBlock())
     blocks.append(_footer(message, zone))
-    return [block.to_dict() for block in blocks], _fallback_text(message)
+    rendered = [block.to_dict() for block in blocks]
+    if message.report_id is not None:
+        rendered.append(report_actions(message.report_id, message.window.partition_key, message.run_url))
+    return rendered, _fallback_text(message)
+
+
+ACTIONS_BLOCK_ID = "report_actions"
+ACTION_RERUN = "report_rerun"
+ACTION_SNOOZE = "report_snooze"
+ACTION_OPEN = "report_open"
+SNOOZE_OPTIONS = (("1d", "Snooze 1 day"), ("1w", "Snooze 1 week"), ("off", "Snooze until re-enabled"))
+
+
+def report_actions(report_id: int, partition_key: str, run_url: str | None) -> dict:
+    """The buttons under a report: Re-run (this window, forced), Snooze, Open in Dagster.
+
+    Each value carries the report id and window, so the handler needs nothing else from Slack.
+    Every part is bounded by construction: three elements of MAX_ACTION_ELEMENTS, texts under
+    MAX_BUTTON_TEXT_CHARS, values of a few dozen characters (MAX_BUTTON_VALUE_CHARS,
+    MAX_OPTION_VALUE_CHARS), three of MAX_OPTIONS options; a run link over MAX_BUTTON_URL_CHARS
+    is left out.
+    """
+    window = json.dumps({"report": report_id, "window": partition_key}, separators=(",", ":"))
+    elements: list[dict] = [
+        {"type": "button", "action_id": ACTION_RERUN, "text": {"type": "plain_text", "text": "Re-run"},
+         "value": window},
+        {"type": "static_select", "action_id": ACTION_SNOOZE,
+         "placeholder": {"type": "plain_text", "text": "Snooze"},
+         "options": [
+             {"text": {"type": "plain_text", "text": text},
+              "value": json.dumps({"report": report_id, "snooze": choice}, separators=(",", ":"))}
+             for choice, text in SNOOZE_OPTIONS
+         ]},
+    ]  # fmt: skip
+    if run_url and len(run_url) <= MAX_BUTTON_URL_CHARS:
+        # A button's url is plain text, not mrkdwn: encoded, never entity-escaped.
+        url = quote(clean(run_url).strip(), safe=":/?#[]@!$&'()*+,;=%~")
+        elements.append({"type": "button", "action_id": ACTION_OPEN, "url": url,
+                         "text": {"type": "plain_text", "text": "Open in Dagster"}})
+    return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": elements}
 
 
 def _fallback_text(message: ReportMessage) -> str:

@@ -46,6 +46,14 @@ MAX_CONTEXT_TEXT_CHARS = 3000
 MAX_BLOCK_ID_CHARS = 255
 # Slack allows far longer notification text, but it is only a preview: past this nobody reads it.
 MAX_FALLBACK_CHARS = 3000
+# Actions blocks: at most 25 elements; a button's text 75 characters, its value 2,000, its url 3,000;
+# a select's options at most 100, each option's text 75 and value 150.
+MAX_ACTION_ELEMENTS = 25
+MAX_BUTTON_TEXT_CHARS = 75
+MAX_BUTTON_VALUE_CHARS = 2000
+MAX_BUTTON_URL_CHARS = 3000
+MAX_OPTIONS = 100
+MAX_OPTION_VALUE_CHARS = 150
 
 _TEXT_TYPES = frozenset({"plain_text", "mrkdwn"})
 # slack_sdk writes ``emoji`` and ``verbatim`` when they are set, and Slack accepts both.
@@ -59,7 +67,7 @@ def validate_message(blocks: list[dict], text: str) -> list[str]:
     """Every way ``(blocks, text)`` breaks Slack's limits, one line each; empty when valid.
 
     Checks the finished payload only, so it catches mistakes in whatever built it. Block types
-    other than header, section, context and divider are reported: we do not render them, and a
+    other than header, section, context, divider and actions are reported: we do not render them, and a
     check that passes what it cannot inspect would give false comfort.
     """
     problems: list[str] = []
@@ -137,6 +145,39 @@ def _check_divider(where: str, block: dict) -> list[str]:
     return [f"{where}: unexpected keys {sorted(extra)}"] if extra else []
 
 
+def _check_actions(where: str, block: dict) -> list[str]:
+    elements = block.get("elements")
+    if not isinstance(elements, list) or not elements:
+        return [f"{where}.elements: must be a non-empty list"]
+    problems = []
+    if len(elements) > MAX_ACTION_ELEMENTS:
+        problems.append(f"{where}.elements: {len(elements)} elements, over the {MAX_ACTION_ELEMENTS} limit")
+    for i, element in enumerate(elements):
+        path = f"{where}.elements[{i}]"
+        kind = element.get("type") if isinstance(element, dict) else None
+        if kind == "button":
+            problems += _check_text(f"{path}.text", element.get("text"), MAX_BUTTON_TEXT_CHARS, {"plain_text"})
+            if len(str(element.get("value", ""))) > MAX_BUTTON_VALUE_CHARS:
+                problems.append(f"{path}.value: over {MAX_BUTTON_VALUE_CHARS} characters")
+            if len(str(element.get("url", ""))) > MAX_BUTTON_URL_CHARS:
+                problems.append(f"{path}.url: over {MAX_BUTTON_URL_CHARS} characters")
+        elif kind == "static_select":
+            options = element.get("options")
+            if not isinstance(options, list) or not 0 < len(options) <= MAX_OPTIONS:
+                problems.append(f"{path}.options: 1 to {MAX_OPTIONS} options")
+                continue
+            for j, option in enumerate(options):
+                problems += _check_text(f"{path}.options[{j}].text", option.get("text"), MAX_BUTTON_TEXT_CHARS,
+                                        {"plain_text"})
+                if len(str(option.get("value", ""))) > MAX_OPTION_VALUE_CHARS:
+                    problems.append(f"{path}.options[{j}].value: over {MAX_OPTION_VALUE_CHARS} characters")
+        else:
+            problems.append(f"{path}: element type {kind!r} is not one we render")
+        if isinstance(element, dict) and not element.get("action_id"):
+            problems.append(f"{path}: needs an action_id")
+    return problems
+
+
 def _check_text(where: str, obj: Any, limit: int, types: Iterable[str]) -> list[str]:
     if not isinstance(obj, dict):
         return [f"{where}: must be a text object"]
@@ -160,4 +201,5 @@ _BLOCK_CHECKS: dict[Any, Callable[[str, dict], list[str]]] = {
     "section": _check_section,
     "context": _check_context,
     "divider": _check_divider,
+    "actions": _check_actions,
 }

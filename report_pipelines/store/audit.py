@@ -22,7 +22,7 @@ AUDIT_RETENTION_ENV = "AUDIT_RETENTION_DAYS"
 DEFAULT_AUDIT_RETENTION_DAYS = 365
 ACTIONS = (
     "report.created", "report.changed", "report.deleted", "report.enabled", "report.disabled",
-    "report.run", "report.reassigned", "workspace.added", "workspace.replaced",
+    "report.run", "report.reassigned", "report.snoozed", "workspace.added", "workspace.replaced",
     "workspace.deactivated", "delivery",
 )  # fmt: skip
 

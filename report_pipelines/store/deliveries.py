@@ -140,6 +140,17 @@ class DeliveryLedger:
             row = conn.execute(sa.select(deliveries).where(self._where(key))).mappings().first()
         return _entry(row) if row else None
 
+    def report_message(self, channel: str, ts: str) -> LedgerEntry | None:
+        """The report window whose message is ``ts`` in ``channel`` (notices and answers are not
+        report messages)."""
+        query = sa.select(deliveries).where(
+            deliveries.c.channel == channel, deliveries.c.ts == ts, deliveries.c.status == POSTED,
+            ~deliveries.c.destination.startswith("notice/"), ~deliveries.c.destination.startswith("answer/"),
+        )  # fmt: skip
+        with self.db.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _entry(row) if row else None
+
     def for_window(self, report_id: int, partition_key: str) -> list[LedgerEntry]:
         """Every destination's delivery of one window."""
         query = sa.select(deliveries).where(

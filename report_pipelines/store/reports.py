@@ -47,6 +47,9 @@ scheduled_reports = sa.Table(
     sa.Column("compare", sa.JSON),
     sa.Column("anomaly", sa.JSON),
     sa.Column("targets", sa.JSON),
+    # Set from Slack's Snooze button: scheduled windows ending before it are skipped.
+    sa.Column("snoozed_until", sa.DateTime(timezone=True)),
+    sa.Column("snoozed_by", sa.String(200)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     # Dagster run history is tagged with the report id: a deleted report's id is never handed to
@@ -187,6 +190,8 @@ def report_from_row(row: sa.RowMapping) -> Report:
             "compare": row["compare"] or {},
             "anomaly": row["anomaly"],
             "targets": row["targets"] or [],
+            "snoozed_until": as_utc(row["snoozed_until"]) if row["snoozed_until"] else None,
+            "snoozed_by": row["snoozed_by"],
             "created_at": as_utc(row["created_at"]),
             "updated_at": as_utc(row["updated_at"]),
         }
@@ -319,12 +324,23 @@ class ReportStore:
         return self.get(current.id)
 
     def set_enabled(self, slug: str, enabled: bool) -> Report:
+        """Turn the schedule on or off; turning it on also ends a snooze."""
+        current = self.get(slug)
+        values = {"enabled": enabled, "updated_at": utcnow()}
+        if enabled:
+            values.update(snoozed_until=None, snoozed_by=None)
+        with self.db.begin() as conn:
+            conn.execute(scheduled_reports.update().where(scheduled_reports.c.id == current.id).values(**values))
+        return self.get(current.id)
+
+    def snooze(self, slug: str, until: dt.datetime | None, by: str | None) -> Report:
+        """Skip scheduled windows ending before ``until`` (None ends a snooze)."""
         current = self.get(slug)
         with self.db.begin() as conn:
             conn.execute(
                 scheduled_reports.update()
                 .where(scheduled_reports.c.id == current.id)
-                .values(enabled=enabled, updated_at=utcnow())
+                .values(snoozed_until=until, snoozed_by=by if until else None, updated_at=utcnow())
             )
         return self.get(current.id)
 

@@ -170,6 +170,11 @@ class _Handler(BaseHTTPRequestHandler):
             status, text = fake._receive_upload(path.removeprefix("/upload/"), body)
             self._send(status, text.encode(), {"Content-Type": "text/plain; charset=utf-8"})
             return
+        if path.startswith("/response/"):
+            # An interaction's response_url: Slack answers "ok" in plain text.
+            fake._receive_response(path.removeprefix("/response/"), json.loads(body or b"{}"))
+            self._send(200, b"ok", {"Content-Type": "text/plain; charset=utf-8"})
+            return
         if self.headers.get("Content-Type", "").startswith("application/json"):
             params = json.loads(body or b"{}")
         else:
@@ -225,6 +230,7 @@ class FakeSlack:
         self._rate_limited: dict[str, deque[int]] = defaultdict(deque)
         self._failures: dict[str, deque[tuple[str, int]]] = defaultdict(deque)
         self._drops: Counter[str] = Counter()
+        self._responses: list[dict[str, Any]] = []
         self._intervals: dict[str, float] = {}
         self._last_accepted: dict[str, float] = {}
         self._server: _Server | None = None
@@ -239,7 +245,10 @@ class FakeSlack:
             "chat.update": self._chat_update,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
+            "apps.connections.open": self._apps_connections_open,
         }
+        # Where apps.connections.open sends a Socket Mode client (a FakeSocketMode's url).
+        self.socket_mode_url: str | None = None
         if with_defaults:
             self.add_channel("C0GENERAL", "general")
             self.add_channel("C0SALES", "sales")
@@ -288,6 +297,23 @@ class FakeSlack:
             self._channels[id] = _channel(
                 id, name, is_private=is_private, is_member=is_member, is_archived=is_archived
             )
+
+    def add_token(self, token: str, team: str) -> None:
+        with self._lock:
+            self._tokens[token] = team
+
+    def response_url(self, name: str) -> str:
+        """A response_url for an interaction payload; what is posted to it lands in ``responses``."""
+        return f"{self.url.rstrip('/').removesuffix('/api')}/response/{name}"
+
+    def _receive_response(self, name: str, body: dict[str, Any]) -> None:
+        with self._lock:
+            self._responses.append({"name": name, **body})
+
+    @property
+    def responses(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(item) for item in self._responses]
 
     def add_user(self, id: str, email: str | None = None, deleted: bool = False) -> None:
         with self._lock:
@@ -379,6 +405,9 @@ class FakeSlack:
             return _Reply(200, {"ok": False, "error": "invalid_auth"})
         if token in self._revoked:
             return _Reply(200, {"ok": False, "error": "token_revoked"})
+        if (method == "apps.connections.open") != token.startswith("xapp-"):
+            # App-level tokens open Socket Mode connections and do nothing else, as on Slack.
+            return _Reply(200, {"ok": False, "error": "not_allowed_token_type"})
         headers = {"x-oauth-scopes": ",".join(self.scopes)}
         try:
             return _Reply(200, {"ok": True, **handler(params, team)}, headers)
@@ -425,6 +454,11 @@ class FakeSlack:
     def _next_serial(self) -> int:
         self._serial += 1
         return self._serial
+
+    def _apps_connections_open(self, params: dict[str, Any], team: str) -> dict[str, Any]:
+        if not self.socket_mode_url:
+            raise _SlackError("internal_error")
+        return {"url": self.socket_mode_url}
 
     def _auth_test(self, params: dict[str, Any], team: str) -> dict[str, Any]:
         return {
