@@ -62,6 +62,8 @@ setup(
             # FastAPI's TestClient, and fuzzing the API from its OpenAPI schema.
             "httpx>=0.27",
             "schemathesis>=4.30,<5",
+            # A real SMTP server in the email destination's tests.
+            "aiosmtpd==1.4.6",
         ],
     },
     entry_points={"console_scripts": ["report-pipelines=report_pipelines.cli:main"]},

@@ -9,12 +9,14 @@ import dagster as dg
 
 from report_pipelines.health import run_health_checks
 from report_pipelines.io_manager import RESULTS_TTL_HOURS
-from report_pipelines.names import default_home
+from report_pipelines.names import QUESTION_JOB, default_home
 from report_pipelines.store.audit import AuditLog, audit_retention_days
 from report_pipelines.store.definition_states import DefinitionStates
 
 DEFAULT_RETENTION_DAYS = 30
-MAINTENANCE_JOBS = ("retention", "health", "reload_report_definitions")
+# QUESTION_JOB's runs answer questions in report threads; its name cannot collide with a
+# report's job (those all start with "report_").
+MAINTENANCE_JOBS = ("retention", "health", "reload_report_definitions", QUESTION_JOB)
 
 
 def retention_days() -> int:

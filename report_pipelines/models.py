@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from report_pipelines.sql import is_sql
 
@@ -385,6 +385,75 @@ class SendIf(_Strict):
         return any(block.change is not None for block in self.walk())
 
 
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
+def _check_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"url {value!r} must be an http:// or https:// address")
+    return value
+
+
+class WebhookDestination(_Strict):
+    """A JSON POST of the report, signed ``X-Report-Signature: sha256=<HMAC of the body>`` with
+    the secret in the environment variable ``secret_env`` (never the secret itself)."""
+
+    type: Literal["webhook"]
+    url: str = Field(max_length=2000)
+    secret_env: str | None = Field(default=None, max_length=120)
+
+    _check = field_validator("url")(classmethod(lambda cls, value: _check_url(value)))
+
+    @field_validator("secret_env")
+    @classmethod
+    def _check_secret_env(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError(
+                f"secret_env {value!r} must name an environment variable (A-Z, 0-9, _), e.g. REPORT_WEBHOOK_SECRET; "
+                "the secret itself never goes in the report file"
+            )
+        return value
+
+
+class TeamsDestination(_Strict):
+    """A Microsoft Teams Workflows webhook: the report as an Adaptive Card."""
+
+    type: Literal["teams"]
+    url: str = Field(max_length=2000)
+
+    _check = field_validator("url")(classmethod(lambda cls, value: _check_url(value)))
+
+
+class EmailDestination(_Strict):
+    """Mail through ``SMTP_URL``: HTML and plain text, with the CSV (and chart) attached."""
+
+    type: Literal["email"]
+    to: list[str] = Field(min_length=1, max_length=50)
+
+    @field_validator("to")
+    @classmethod
+    def _check_to(cls, value: list[str]) -> list[str]:
+        bad = [item for item in value if not _EMAIL.match(item.strip())]
+        if bad:
+            raise ValueError(f"{', '.join(repr(item) for item in bad)} is not an email address")
+        return [item.strip() for item in value]
+
+
+def _destination_type(value: Any) -> str | None:
+    return value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+
+
+# A callable discriminator: the models' validators (NUL refusal) also run on ``type``, which a
+# field discriminator does not allow.
+Destination = Annotated[
+    Annotated[WebhookDestination, Tag("webhook")] | Annotated[TeamsDestination, Tag("teams")]
+    | Annotated[EmailDestination, Tag("email")],
+    Discriminator(_destination_type, custom_error_type="destination_type",
+                  custom_error_message="type must be webhook, teams or email"),
+]
+
+
 class ReportSpec(_Strict):
     """A report as written in a report file (the original REST payload)."""
 
@@ -399,6 +468,7 @@ class ReportSpec(_Strict):
     compare: CompareSpec = Field(default_factory=CompareSpec)
     anomaly: AnomalySpec | None = None
     targets: list[TargetSpec] = Field(default_factory=list, max_length=20)
+    destinations: list[Destination] = Field(default_factory=list, max_length=20)
     # After anomaly: its validator reads whether the report has an anomaly check.
     send_if: SendIf | None = None
 
@@ -446,6 +516,8 @@ class Report(ReportSpec):
     # Set from Slack's Snooze button: scheduled windows ending before it are skipped.
     snoozed_until: dt.datetime | None = None
     snoozed_by: str | None = None
+    # "file:PATH" when `report-pipelines apply` created it: edit the file, not the report.
+    source: str | None = None
 
     def snoozed_at(self, moment: dt.datetime) -> bool:
         return self.snoozed_until is not None and moment < self.snoozed_until
@@ -465,7 +537,7 @@ class Report(ReportSpec):
 
     def spec(self) -> ReportSpec:
         return ReportSpec.model_validate(
-            self.model_dump(exclude={"id", "created_at", "updated_at", "snoozed_until", "snoozed_by"})
+            self.model_dump(exclude={"id", "created_at", "updated_at", "snoozed_until", "snoozed_by", "source"})
         )
 
 

@@ -23,7 +23,7 @@ TAG_DELIVERY = "report_pipelines/delivery"
 TAG_FORCE = "report_pipelines/force"
 TAG_TRIGGER = "report_pipelines/trigger"
 # A question asked in a report message's thread (its run is not a report run: other tags).
-QUESTION_JOB = "report_question"
+QUESTION_JOB = "thread_question"
 TAG_QUESTION = "report_pipelines/question"
 TAG_QUESTION_REPORT_ID = "report_pipelines/question_report_id"
 TAG_QUESTION_WINDOW = "report_pipelines/question_window"

@@ -10,6 +10,8 @@ import dagster as dg
 from report_pipelines import pipeline
 from report_pipelines.analysts.base import AnalystResource
 from report_pipelines.conditions import ConditionError
+from report_pipelines.destinations.deliver import DestinationsFailed
+from report_pipelines.destinations.deliver import deliver as deliver_destinations
 from report_pipelines.models import Report, ReportWindow
 from report_pipelines.names import (
     POOL_ANALYST, POOL_SLACK, POOL_WAREHOUSE, TAG_DELIVERY, TAG_FORCE, TAG_SLACK_CHANNEL, TAG_SLACK_TS, webserver_url,
@@ -222,13 +224,33 @@ def post_to_slack(
             f"replies failed: {err}",
             allow_retries=True,
         ) from err
-    if delivery.status in DELIVERED:
+    destinations = _deliver_destinations(context, message, key) if report.destinations else {}
+    if delivery.status in DELIVERED or destinations:
         report_store.get_history().mark_delivered(report.id, key)
-    _record_delivery(context, report, message, delivery, records, reason)
+    _record_delivery(context, report, message, delivery, records, reason, destinations)
 
 
-def _record_delivery(context, report, message, delivery, extras, reason) -> None:
-    metadata: dict = {"delivery": delivery.status, "detail": delivery.detail}
+def _deliver_destinations(context, message: FormattedReport, key: str) -> dict:
+    """Webhooks, Teams and email, each once per window (a retry of this step skips those done)."""
+    report = message.data.report
+    content = pipeline.destination_content(
+        message.data, message.analysis, run_url=f"{webserver_url()}/runs/{context.run_id}"
+    )
+    try:
+        results = deliver_destinations(
+            report, key, content, run_id=context.run_id, force=context.run.tags.get(TAG_FORCE) == "true"
+        )
+    except DestinationsFailed as err:
+        raise dg.Failure(description=f"{report.name}: {err}", allow_retries=not err.final) from err
+    for result in results:
+        context.log.info(f"{result.destination}: {result.status} ({result.detail})")
+    return {"destinations": dg.MetadataValue.json(
+        [{"destination": r.destination, "status": r.status, "detail": r.detail} for r in results]
+    )}
+
+
+def _record_delivery(context, report, message, delivery, extras, reason, destinations=None) -> None:
+    metadata: dict = {"delivery": delivery.status, "detail": delivery.detail, **(destinations or {})}
     if extras:
         metadata["thread_extras"] = dg.MetadataValue.json(extras)
     if report.send_if is not None:

@@ -503,3 +503,15 @@ def _statistical_answer(report: Report, window: ReportWindow, question: str, *, 
         f"{report.slug} --partition {window.partition_key}` for the whole message.",
     ]
     return Answer("\n".join(line for line in lines if line), [report.query], exact.analyst)
+
+
+def destination_content(data: ReportData, analysis: Analysis, *, run_url: str):
+    """What webhooks, Teams and email receive for this window (the full CSV; the chart when asked)."""
+    from report_pipelines.destinations.payload import ReportContent
+
+    report = data.report
+    chart = None
+    if report.attachments.chart:
+        chart = chart_png(data.result.frame, analysis, title=report.name, timezone=report.schedule.timezone)
+    return ReportContent(report=report, window=data.window, analysis=analysis, frame=data.result.frame,
+                         run_url=run_url, csv=csv_bytes(data.result.frame), chart=chart)

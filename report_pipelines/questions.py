@@ -1,4 +1,4 @@
-"""The ``report_question`` job: one run per question asked in a report message's thread.
+"""The ``thread_question`` job: one run per question asked in a report message's thread.
 
 The run carries the question and where it was asked in its tags (so it shows in the UI and needs
 no run config); its one op answers from that report window's data (``pipeline.answer_question``)
@@ -85,7 +85,7 @@ def build_question_job(resources: dict) -> dg.JobDefinition:
         tags={"report_pipelines/maintenance": "question"},
         executor_def=dg.in_process_executor,
     )
-    def report_question() -> None:
+    def thread_question() -> None:
         answer_question()
 
-    return report_question
+    return thread_question

@@ -47,7 +47,7 @@ def error_summary(err: Exception) -> str:
 # A report read back in with them is taken as the file it came from.
 DERIVED_KEYS = frozenset(
     {"id", "slug", "cron", "job_name", "schedule_name", "dagster_url", "created_at", "updated_at",
-     "snoozed_until", "snoozed_by"}
+     "snoozed_until", "snoozed_by", "source"}
 )
 
 

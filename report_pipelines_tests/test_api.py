@@ -112,7 +112,7 @@ def test_bad_tokens_get_the_same_401_everywhere(client, home, kind):
               for path, item in client.get("/openapi.json").json()["paths"].items() for method in item
               # Slack's endpoints take no bearer token: their signature check is tested on its own.
               if not path.startswith("/slack/")]
-    assert len(routes) == 16
+    assert len(routes) == 17
     for method, path in routes:
         response = client.request(method, path, headers=BAD_CREDENTIALS[kind], json=REGIONAL)
         assert response.status_code == 401, (method, path, response.text)
@@ -590,4 +590,5 @@ def test_openapi_schema_documents_every_endpoint_and_the_bearer_scheme(client):
         ("GET", "/api/scheduling/next-runs"), ("GET", "/api/health"),
         ("POST", "/api/scheduling/reports/{report_id}/reassign"), ("GET", "/api/audit"),
         ("POST", "/slack/interactions"), ("POST", "/slack/events"),
+        ("POST", "/api/scheduling/reports/{report_id}/detach"),
     }

@@ -145,7 +145,7 @@ def test_report_created_over_http_runs_in_dagster_and_posts_to_slack(home, secre
                 "Content-Type": "application/x-www-form-urlencoded", **slack_signed(form, "not-the-secret")})
             assert forged.status_code == 401
 
-            # A question in the report message's thread: one run of report_question answers it in
+            # A question in the report message's thread: one run of thread_question answers it in
             # the thread from that window's data; Slack's retry of the event asks nothing again.
             event = {"type": "event_callback", "event_id": "Ev0E2E", "event": {
                 "type": "message", "channel": post["channel"], "user": "U0BOB", "ts": "1764000010.000100",

@@ -171,6 +171,11 @@ BAD_FILES = [
     ("send-if-fresh-duration", changed(send_if={"fresh": {"column": "day", "within": "soon"}}), "send_if.fresh.within: 'soon' is not a duration"),
     ("send-if-any-empty", changed(send_if={"any": []}), "send_if.any: List should have at least 1 item"),
     ("send-if-nested-bad", changed(send_if={"all": [{"min_rows": 1}, {"metric": "revenue", "change": "pct", "op": ">", "value": 5}]}), "send_if.all.1: a percent change rule also needs min_abs"),
+    ("destination-type", changed(destinations=[{"type": "fax", "to": "123"}]), "destinations.0: type must be webhook, teams or email"),
+    ("destination-secret-in-file", changed(destinations=[{"type": "webhook", "url": "https://hooks.example.com/r", "secret": "s3cr3t"}]), "destinations.0.webhook.secret: unknown key"),
+    ("destination-url", changed(destinations=[{"type": "teams", "url": "ftp://teams.example.com/x"}]), "destinations.0.teams.url: url 'ftp://teams.example.com/x' must be an http:// or https:// address"),
+    ("destination-email", changed(destinations=[{"type": "email", "to": ["leads at example.com"]}]), "destinations.0.email.to: 'leads at example.com' is not an email address"),
+    ("destination-secret-env", changed(destinations=[{"type": "webhook", "url": "https://h.example.com", "secret_env": "my secret"}]), "destinations.0.webhook.secret_env: secret_env 'my secret' must name an environment variable"),
     # unknown keys at every level
     ("unknown-top-level", changed(owner="bob"), "owner: unknown key; remove it or check its spelling"),
     ("unknown-in-schedule", changed(schedule__every="day"), "schedule.every: unknown key"),

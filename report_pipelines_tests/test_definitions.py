@@ -43,6 +43,7 @@ def test_one_job_and_schedule_per_report(demo_store):
         "report_monthly_product_performance",
         "report_weekly_regional_revenue",
         "retention",
+        "thread_question",
     ]
     schedules = {s.name: s for s in repo.schedule_defs}
     assert set(schedules) == {
@@ -78,7 +79,7 @@ def test_disabled_report_schedule_is_stopped_by_default(demo_store):
 def test_empty_store_loads_no_report_jobs(home):
     repo, _ = load()
     names = {job.name for job in repo.get_all_jobs()}
-    assert names == {"health", "retention", "reload_report_definitions"}
+    assert names == {"health", "retention", "reload_report_definitions", "thread_question"}
 
 
 def test_run_workers_rebuild_from_stored_state_without_querying(demo_store, monkeypatch):

@@ -1,4 +1,4 @@
-"""Questions in a report message's thread: answered by a run of the report_question job from
+"""Questions in a report message's thread: answered by a run of the thread_question job from
 that window's data, once, with the real slack_sdk against the local Slack (and google-genai
 against the local Gemini)."""
 
@@ -44,7 +44,7 @@ def delivered(home, secret_key, monkeypatch, instance):
 
 def ask(store, instance, post, question: str, key: str = "question/C0SALES/1764000001.000200"):
     report = store.get("regional_revenue")
-    job = build_repository(store.job_shaping_rows()).get_job("report_question")
+    job = build_repository(store.job_shaping_rows()).get_job("thread_question")
     result = job.execute_in_process(instance=instance, tags=question_tags(
         report.id, KEY, question, post["channel"], post["ts"], key))
     output = next(e for e in result.all_events

@@ -31,7 +31,7 @@ from report_pipelines.api.slack_routes import router as slack_router
 from report_pipelines.launches import JobNotLoaded, LaunchError, WebserverUnavailable
 from report_pipelines.models import ReportValidationError
 from report_pipelines.report_files import validation_problems
-from report_pipelines.service.reports import NameTaken
+from report_pipelines.service.reports import ManagedByFile, NameTaken
 from report_pipelines.store import NotFound, ReportBroken, ReportStoreUnavailable, SecretKeyError
 from report_pipelines.windows import InvalidWindow
 
@@ -74,6 +74,8 @@ def _answer(err: Exception) -> JSONResponse:
             return _json(422, problems_body([(("body", "name"), str(err).removeprefix("name: "))]))
         # Names are unique across the deployment (each is a Dagster job); someone else's report
         # is not named beyond the clash itself.
+        return _json(409, {"detail": str(err)})
+    if isinstance(err, ManagedByFile):
         return _json(409, {"detail": str(err)})
     if isinstance(err, InvalidWindow):
         return _json(422, problems_body([(("body", "partition_key"), str(err))]))

@@ -205,6 +205,13 @@ def audit(report: str | None = Query(None, max_length=120, description="A report
     return [entry.as_dict() for entry in AuditLog().entries(report_id=report_id, owner=who.owner, limit=limit)]
 
 
+@router.post("/scheduling/reports/{report_id}/detach", response_model=ReportOut, tags=["reports"],
+             responses={**NOT_FOUND, 403: {"model": ErrorOut, "description": "Only an admin detaches reports"}})
+def detach(report_id: str = REPORT_REF, admin: Principal = Depends(require_admin)):
+    """Let the API and the CLI edit a report that `report-pipelines apply` created from a file (admins only)."""
+    return _out(reports.detach_report(report_id, actor=admin.user))
+
+
 @router.post("/scheduling/reports/{report_id}/reassign", response_model=ReportOut, tags=["reports"],
              responses={**NOT_FOUND, 403: {"model": ErrorOut, "description": "Only an admin reassigns reports"}})
 def reassign(body: ReassignIn, report_id: str = REPORT_REF, admin: Principal = Depends(require_admin)):

@@ -45,7 +45,7 @@ async def slack_interactions(request: Request, background: BackgroundTasks):
 @router.post("/events", responses={401: {"description": "Not signed by Slack, or stale"}})
 async def slack_events(request: Request, background: BackgroundTasks):
     """The Events API: Slack's url_verification, and questions asked in a report message's thread
-    (each answered by a run of the ``report_question`` job; a retry is not asked twice)."""
+    (each answered by a run of the ``thread_question`` job; a retry is not asked twice)."""
     try:
         body = await _verified_body(request)
     except SlackRequestRejected as err:

@@ -6,7 +6,7 @@ Exit codes: 0 done, 1 failed (a run failed, a component is unhealthy, something 
 2 invalid input (nothing was changed).
 """
 
-from report_pipelines.cli import audit, deliveries, deploy, reports, runs, serve, workspaces  # commands register on main
+from report_pipelines.cli import apply, audit, deliveries, deploy, reports, runs, serve, workspaces  # commands register on main
 from report_pipelines.cli.common import main
 
-__all__ = ["audit", "deliveries", "deploy", "main", "reports", "runs", "serve", "workspaces"]
+__all__ = ["apply", "audit", "deliveries", "deploy", "main", "reports", "runs", "serve", "workspaces"]

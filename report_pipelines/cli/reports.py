@@ -111,6 +111,16 @@ def delete(slug: str) -> None:
     click.echo(f"{report.slug} deleted")
 
 
+@reports.command("detach")
+@click.argument("slug")
+def detach(slug: str) -> None:
+    """Let the CLI and the API edit a report that `apply` created from a file."""
+    with handled():
+        before = service.get_report(slug).source
+        report = service.detach_report(slug)
+    click.echo(f"{report.slug}: detached from {before.removeprefix('file:')}" if before else f"{report.slug}: not from a file")
+
+
 @reports.command("reassign")
 @click.argument("slug")
 @click.option("--to", "new_owner", required=True, help="The new owner's user id.")

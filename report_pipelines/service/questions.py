@@ -1,7 +1,7 @@
 """Questions asked in a report message's thread: which report window, and a run that answers.
 
 A message in a thread whose parent is a delivered report message (found in the delivery
-ledger by channel and ts) becomes a run of the ``report_question`` job of the report's code
+ledger by channel and ts) becomes a run of the ``thread_question`` job of the report's code
 location, through the webserver like every run a person asks for (or on the instance when no
 webserver answers and the caller allows it). Anything else is not a question for us.
 """

@@ -90,6 +90,33 @@ def check_query(spec: ReportSpec) -> None:
         raise ReportValidationError(f"query: {err}") from None
 
 
+class ManagedByFile(ReportValidationError):
+    """The report came from a report file through ``apply``: the file is what to change."""
+
+    def __init__(self, report: Report):
+        super().__init__(
+            f"report {report.slug} comes from {report.source.removeprefix('file:')}: change that file and run "
+            f"`report-pipelines apply` (an admin may detach it: `report-pipelines reports detach {report.slug}`)"
+        )
+
+
+def _editable(report):
+    if isinstance(report, Report) and (report.source or "").startswith("file:"):
+        raise ManagedByFile(report)
+    return report
+
+
+def detach_report(ref: str | int, *, actor: str | None = None) -> Report:
+    """Let the CLI and the API edit a report that ``apply`` created (an admin's operation)."""
+    store = ReportStore()
+    current = get_report(ref, store=store)
+    if not current.source:
+        return current
+    report = store.set_source(current.slug, None)
+    AuditLog().record(acting(actor, None), "report.changed", report=report, fields=["source"], detached=current.source)
+    return report
+
+
 def acting(actor: str | None, owner: str | None) -> str:
     """Who the audit log names: the caller given, else the owning user, else the CLI's user."""
     return actor or owner or cli_actor()
@@ -114,7 +141,7 @@ def create_report(spec: ReportSpec, owner: str | None = None, *, actor: str | No
 def update_report(ref: str | int, spec: ReportSpec, owner: str | None = None, *, actor: str | None = None) -> Report:
     check_query(spec)
     store = ReportStore()
-    current = get_report(ref, owner, store=store, broken_too=True)
+    current = _editable(get_report(ref, owner, store=store, broken_too=True))
     before = current.spec() if isinstance(current, Report) else None
     report = _writing(store, owner, lambda: store.update(current.slug, spec))
     AuditLog().record(acting(actor, owner), "report.changed", report=report,
@@ -124,7 +151,7 @@ def update_report(ref: str | int, spec: ReportSpec, owner: str | None = None, *,
 
 def set_enabled(ref: str | int, enabled: bool, owner: str | None = None, *, actor: str | None = None) -> Report:
     store = ReportStore()
-    report = store.set_enabled(get_report(ref, owner, store=store).slug, enabled)
+    report = store.set_enabled(_editable(get_report(ref, owner, store=store)).slug, enabled)
     AuditLog().record(acting(actor, owner), "report.enabled" if enabled else "report.disabled", report=report)
     return report
 
@@ -148,7 +175,7 @@ def snooze_report(ref: str | int, choice: str, *, actor: str, now: dt.datetime |
 
 def delete_report(ref: str | int, owner: str | None = None, *, actor: str | None = None) -> Report | BrokenReport:
     store = ReportStore()
-    report = store.delete(get_report(ref, owner, store=store, broken_too=True).slug)
+    report = store.delete(_editable(get_report(ref, owner, store=store, broken_too=True)).slug)
     AuditLog().record(acting(actor, owner), "report.deleted", report=report)
     return report
 
@@ -159,7 +186,7 @@ def reassign_report(ref: str | int, new_owner: str, *, actor: str | None = None)
     if not new_owner or len(new_owner) > 120:
         raise ReportValidationError("--to: give the new owner's user id (1 to 120 characters)")
     store = ReportStore()
-    current = get_report(ref, store=store)
+    current = _editable(get_report(ref, store=store))
     if current.user_id == new_owner:
         return current
     spec = current.spec().model_copy(update={"user_id": new_owner})
@@ -188,6 +215,8 @@ def report_document(report: Report) -> dict:
         document.pop("compare", None)
     if not report.targets:
         document.pop("targets", None)
+    if not report.destinations:
+        document.pop("destinations", None)
     return document
 
 

@@ -47,9 +47,12 @@ scheduled_reports = sa.Table(
     sa.Column("compare", sa.JSON),
     sa.Column("anomaly", sa.JSON),
     sa.Column("targets", sa.JSON),
+    sa.Column("destinations", sa.JSON),
     # Set from Slack's Snooze button: scheduled windows ending before it are skipped.
     sa.Column("snoozed_until", sa.DateTime(timezone=True)),
     sa.Column("snoozed_by", sa.String(200)),
+    # "file:PATH" when `report-pipelines apply` created the report: the file is its source of truth.
+    sa.Column("source", sa.String(500)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     # Dagster run history is tagged with the report id: a deleted report's id is never handed to
@@ -149,6 +152,7 @@ def _row_values(spec: ReportSpec) -> dict:
         "compare": spec.compare.model_dump() if spec.compare.any else None,
         "anomaly": spec.anomaly.model_dump() if spec.anomaly else None,
         "targets": [target.model_dump() for target in spec.targets] or None,
+        "destinations": [destination.model_dump(exclude_none=True) for destination in spec.destinations] or None,
     }
 
 
@@ -190,8 +194,10 @@ def report_from_row(row: sa.RowMapping) -> Report:
             "compare": row["compare"] or {},
             "anomaly": row["anomaly"],
             "targets": row["targets"] or [],
+            "destinations": row["destinations"] or [],
             "snoozed_until": as_utc(row["snoozed_until"]) if row["snoozed_until"] else None,
             "snoozed_by": row["snoozed_by"],
+            "source": row["source"],
             "created_at": as_utc(row["created_at"]),
             "updated_at": as_utc(row["updated_at"]),
         }
@@ -331,6 +337,37 @@ class ReportStore:
             values.update(snoozed_until=None, snoozed_by=None)
         with self.db.begin() as conn:
             conn.execute(scheduled_reports.update().where(scheduled_reports.c.id == current.id).values(**values))
+        return self.get(current.id)
+
+    def apply(self, creates: list[tuple[ReportSpec, str]], updates: list[tuple[int, ReportSpec, str]],
+              deletes: list[int]) -> None:
+        """Create, replace and delete reports in one transaction: all of it, or none of it.
+
+        ``creates`` and ``updates`` carry each report's source (``file:PATH``)."""
+        now = utcnow()
+        with self.db.begin() as conn:
+            for report_id in deletes:
+                conn.execute(scheduled_reports.delete().where(scheduled_reports.c.id == report_id))
+                conn.execute(window_metrics.delete().where(window_metrics.c.report_id == report_id))
+            for report_id, spec, source in updates:
+                self._check_unique(conn, spec, exclude_id=report_id)
+                old_query = conn.execute(
+                    sa.select(scheduled_reports.c.query).where(scheduled_reports.c.id == report_id)
+                ).scalar()
+                conn.execute(scheduled_reports.update().where(scheduled_reports.c.id == report_id)
+                             .values(**_row_values(spec), source=source, updated_at=now))
+                if old_query != spec.query:
+                    conn.execute(window_metrics.delete().where(window_metrics.c.report_id == report_id))
+            for spec, source in creates:
+                self._check_unique(conn, spec, exclude_id=None)
+                conn.execute(scheduled_reports.insert().values(**_row_values(spec), source=source, created_at=now,
+                                                               updated_at=now))
+
+    def set_source(self, slug: str, source: str | None) -> Report:
+        current = self.get(slug)
+        with self.db.begin() as conn:
+            conn.execute(scheduled_reports.update().where(scheduled_reports.c.id == current.id)
+                         .values(source=source, updated_at=utcnow()))
         return self.get(current.id)
 
     def snooze(self, slug: str, until: dt.datetime | None, by: str | None) -> Report:
