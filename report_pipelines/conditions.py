@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from report_pipelines.analysts.periods import UnknownMetric, WindowFigures, figures_of
-from report_pipelines.analysts.types import Analysis, Delta
+from report_pipelines.analysts.types import Analysis, Delta, as_decimal
 from report_pipelines.formatting import format_number
 from report_pipelines.models import SendIf
 
@@ -93,7 +93,7 @@ def _threshold(block: SendIf, current: WindowFigures) -> tuple[bool, str]:
         return False, f"{label} has no value (no non-null rows)"
     # Compare exactly: Decimal totals against the threshold as written, not as a float.
     threshold = _written(block.value)
-    met = _OPERATORS[block.op](_decimal(actual), threshold)
+    met = _OPERATORS[block.op](as_decimal(actual), threshold)
     return met, f"{label} = {format_number(actual)} {block.op} {format_number(threshold)} is {met}"
 
 
@@ -156,6 +156,3 @@ def _written(value: float) -> Decimal:
     number = Decimal(str(value))
     return number.quantize(Decimal(1)) if number == number.to_integral_value() else number
 
-
-def _decimal(value) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))

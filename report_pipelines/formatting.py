@@ -6,6 +6,7 @@ Pure functions that import nothing of ours: numbers for people (``1,234.50``), S
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import numbers
 from decimal import Decimal
@@ -158,3 +159,15 @@ def shorten(value: Any, limit: int, *, keep_end: bool = False) -> str:
         head = room - room // 2
         return text[:head].rstrip() + ELLIPSIS + text[len(text) - room // 2 :].lstrip()
     return text[:room].rstrip() + ELLIPSIS
+
+
+def json_figure(value: Any) -> Any:
+    """An exact figure for JSON: ints and finite floats as numbers, Decimals (and anything else) as
+    their exact text, so no figure is rounded through a float on the way out; dates in ISO form."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return str(value)

@@ -10,6 +10,7 @@ import dagster as dg
 from report_pipelines import pipeline
 from report_pipelines.analysts.base import AnalystResource
 from report_pipelines.conditions import ConditionError
+from report_pipelines.formatting import json_figure
 from report_pipelines.destinations.deliver import DestinationsFailed
 from report_pipelines.destinations.deliver import deliver as deliver_destinations
 from report_pipelines.models import Report, ReportWindow
@@ -108,17 +109,22 @@ def analyze_results(context: dg.OpExecutionContext, data: ReportData, analyst: A
         "insights": len(analysis.insights),
         "notes": "\n".join(analysis.notes) or "none",
     }
-    check = analysis.figure_check
-    if check is not None:
-        metadata.update({
-            "figures_checked": check.checked,
-            "figures_unsupported": len(check.unsupported),
-            "unsupported_figures": ", ".join(check.unsupported) or "none",
-            "removed_sentences": dg.MetadataValue.json(list(check.removed)),
-            "summary_replaced": check.summary_replaced,
-        })  # fmt: skip
+    metadata.update(figure_check_metadata(analysis.figure_check))
     context.add_output_metadata(metadata)
     return AnalysedReport(data=data, analysis=analysis)
+
+
+def figure_check_metadata(check) -> dict:
+    """What the figure check of AI text did (``analysts.figures.FigureCheck``), as run metadata."""
+    if check is None:
+        return {}
+    return {
+        "figures_checked": check.checked,
+        "figures_unsupported": len(check.unsupported),
+        "unsupported_figures": ", ".join(check.unsupported) or "none",
+        "removed_sentences": dg.MetadataValue.json(list(check.removed)),
+        "summary_replaced": check.summary_replaced,
+    }
 
 
 def signal_metadata(signals) -> dict:
@@ -130,36 +136,27 @@ def signal_metadata(signals) -> dict:
         metadata[f"compare_{comparison.against}"] = dg.MetadataValue.json({
             "window": comparison.window, "partition_key": comparison.partition_key, "rows": comparison.rows,
             "deltas": [
-                {"metric": d.metric, "stat": d.stat, "current": _jsonable(d.current), "earlier": _jsonable(d.earlier),
-                 "change": _jsonable(d.change), "change_pct": _jsonable(d.change_pct), "direction": d.direction}
+                {"metric": d.metric, "stat": d.stat, "current": json_figure(d.current), "earlier": json_figure(d.earlier),
+                 "change": json_figure(d.change), "change_pct": json_figure(d.change_pct), "direction": d.direction}
                 for d in comparison.deltas
             ],
         })  # fmt: skip
     check = signals.anomaly
     if check is not None:
         metadata["anomaly"] = dg.MetadataValue.json({
-            "metric": check.metric, "stat": check.stat, "value": _jsonable(check.value), "flagged": check.flagged,
-            "median": _jsonable(check.median), "mad": _jsonable(check.mad), "low": _jsonable(check.low),
-            "high": _jsonable(check.high), "history": check.history, "windows": check.windows, "reason": check.reason,
+            "metric": check.metric, "stat": check.stat, "value": json_figure(check.value), "flagged": check.flagged,
+            "median": json_figure(check.median), "mad": json_figure(check.mad), "low": json_figure(check.low),
+            "high": json_figure(check.high), "history": check.history, "windows": check.windows, "reason": check.reason,
         })  # fmt: skip
     if signals.targets:
         metadata["targets"] = dg.MetadataValue.json([
-            {"metric": t.metric, "stat": t.stat, "value": _jsonable(t.value), "target": _jsonable(t.target),
-             "percent": _jsonable(t.percent)}
+            {"metric": t.metric, "stat": t.stat, "value": json_figure(t.value), "target": json_figure(t.target),
+             "percent": json_figure(t.percent)}
             for t in signals.targets
         ])  # fmt: skip
     if signals.send.fresh:
         metadata["freshness"] = "\n".join(signals.send.fresh)
     return metadata
-
-
-def _jsonable(value):
-    """Exact figures as JSON: ints stay ints, Decimals become strings (no float rounding)."""
-    if value is None or isinstance(value, (bool, int)):
-        return value
-    if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
-    return str(value)
 
 
 @dg.op(description="Render the Slack Block Kit message (pure formatting, Slack's limits held).")

@@ -11,6 +11,7 @@ usage in the op's metadata when there is one.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -284,9 +285,16 @@ def analyse(data: ReportData, *, analyst: AnalystResource, context: Any = None) 
     signals = data.signals or Signals()
     evidence = None
 
+    def finished(analysis: Analysis) -> Analysis:
+        analysis = with_signals(analysis, signals)
+        analysis.notes.extend(note for note in signals.notes if note not in analysis.notes)
+        return analysis
+
     def unsupported(analysis: Analysis) -> list[str]:
+        # The evidence rests on the exact parts only (metrics, categories, trend, notes), which
+        # every answer of the model shares: it is built once and serves the final check too.
         nonlocal evidence
-        evidence = evidence or _evidence(data, with_signals(analysis, signals))
+        evidence = evidence or _evidence(data, finished(analysis))
         return figure_check.unsupported_figures(analysis, evidence)
 
     if data.prepared_analysis is not None:
@@ -304,22 +312,28 @@ def analyse(data: ReportData, *, analyst: AnalystResource, context: Any = None) 
             facts=signal_lines(signals),
             unsupported=unsupported,
         )
-    analysis = with_signals(analysis, signals)
-    analysis.notes.extend(note for note in signals.notes if note not in analysis.notes)
+    analysis = finished(analysis)
     if not analysis.analyst.startswith("statistical"):
-        evidence = _evidence(data, analysis)
-        exact = statistical.analyze(
-            data.result.frame, window=data.window, period=report.schedule.period,
-            audience=report.analysis.audience, truncated=data.result.truncated, report_name=report.name,
-        )  # fmt: skip
-        analysis, check = figure_check.verify_analysis(analysis, evidence, fallback_summary=exact.summary)
-        analysis.figure_check = check
+        analysis = _checked(analysis, evidence or _evidence(data, analysis), data.result.frame, report, data.window,
+                            truncated=data.result.truncated)
+    return analysis
+
+
+def _checked(analysis: Analysis, evidence, frame, report: Report, window: ReportWindow, *,
+             truncated: bool = False) -> Analysis:
+    """``analysis`` without its unsupported AI sentences (``figure_check`` says what went); a
+    summary left with no figure gives way to the statistical one, computed only then."""
+    analysis, check = figure_check.verify_analysis(analysis, evidence, fallback_summary="")
+    if check.summary_replaced:
+        analysis.summary = statistical.analyze(
+            frame, window=window, period=report.schedule.period, audience=report.analysis.audience,
+            truncated=truncated, report_name=report.name,
+        ).summary  # fmt: skip
+    analysis.figure_check = check
     return analysis
 
 
 def with_signals(analysis: Analysis, signals: Signals) -> Analysis:
-    import dataclasses
-
     return dataclasses.replace(
         analysis, comparisons=list(signals.comparisons), anomaly=signals.anomaly, targets=list(signals.targets),
         notes=list(analysis.notes),
@@ -328,13 +342,7 @@ def with_signals(analysis: Analysis, signals: Signals) -> Analysis:
 
 def signal_lines(signals: Signals) -> list[str]:
     """The comparisons, anomaly and targets as exact-figure lines for the model's prompt."""
-    lines = []
-    for comparison in signals.comparisons:
-        lines.extend(periods.comparison_lines(comparison))
-    if signals.anomaly is not None:
-        lines.append(periods.anomaly_line(signals.anomaly))
-    lines.extend(periods.target_line(target) for target in signals.targets)
-    return lines
+    return periods.signal_lines(signals.comparisons, signals.anomaly, signals.targets)
 
 
 def _evidence(data: ReportData, analysis: Analysis):
@@ -473,16 +481,15 @@ def answer_question(
         except InvestigationError as err:
             return _statistical_answer(report, window, question, warehouse=warehouse, labels=labels,
                                        why=f"the AI analyst could not answer ({err})")
-        exact = statistical.analyze(investigation.frame, window=window, period=report.schedule.period,
-                                    audience=report.analysis.audience, report_name=report.name)
         evidence = figure_check.evidence_from(
             investigation.analysis, investigation.frame, window_start=window.start.astimezone(zone).date(),
             window_end=window.end.astimezone(zone).date(), labels=[report.name, question],
         )  # fmt: skip
-        analysis, check = figure_check.verify_analysis(investigation.analysis, evidence, fallback_summary=exact.summary)
+        analysis = _checked(investigation.analysis, evidence, investigation.frame, report, window)
         lines = [analysis.summary, *(f"• {item}" for item in analysis.insights)]
         lines += [f"_{note}_" for note in analysis.notes]
-        return Answer("\n".join(line for line in lines if line), list(investigation.sql_runs), analysis.analyst, check)
+        return Answer("\n".join(line for line in lines if line), list(investigation.sql_runs), analysis.analyst,
+                      analysis.figure_check)
     return _statistical_answer(report, window, question, warehouse=warehouse, labels=labels,
                                why="no AI analyst is configured (GOOGLE_API_KEY is not set)")
 

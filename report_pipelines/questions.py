@@ -16,6 +16,7 @@ from report_pipelines.names import (
     POOL_ANALYST, QUESTION_JOB, TAG_QUESTION, TAG_QUESTION_CHANNEL, TAG_QUESTION_KEY, TAG_QUESTION_REPORT_ID,
     TAG_QUESTION_THREAD, TAG_QUESTION_WINDOW,
 )  # fmt: skip
+from report_pipelines.ops import figure_check_metadata
 from report_pipelines.pipeline import ReportFailed
 from report_pipelines.resources import ReportStoreResource, SlackResource
 from report_pipelines.slack.delivery import SlackDeliveryError
@@ -62,10 +63,7 @@ def answer_question(
         "question": question, "answer": answer.text, "analyst": answer.analyst,
         "sql": dg.MetadataValue.md("\n\n".join(f"```sql\n{sql}\n```" for sql in answer.sql_runs) or "none"),
     }  # fmt: skip
-    check = answer.figure_check
-    if check is not None:
-        metadata.update({"figures_checked": check.checked, "figures_unsupported": len(check.unsupported),
-                         "removed_sentences": dg.MetadataValue.json(list(check.removed))})
+    metadata.update(figure_check_metadata(answer.figure_check))
     channel, thread = tags.get(TAG_QUESTION_CHANNEL), tags.get(TAG_QUESTION_THREAD)
     if channel and thread:
         once = DeliveryKey(report.id, window.partition_key, f"answer/{tags.get(TAG_QUESTION_KEY) or context.run_id}"[:300])

@@ -13,7 +13,7 @@ from report_pipelines.models import Report
 from report_pipelines.names import default_home
 from report_pipelines.pipeline import ThreadExtras, write_preview_bundle
 from report_pipelines.store import AuditLog, DeliveryKey, DeliveryLedger, LedgerEntry, ReportStore, SecretKeyError, WorkspaceStore
-from report_pipelines.store.deliveries import Sent
+from report_pipelines.store.deliveries import Delivered, Sent
 from report_pipelines.store.history import WindowHistory
 from report_pipelines.slack.delivery import AUTH_ERRORS, SlackDelivery, SlackDeliveryError
 from report_pipelines.slack.previews import write_preview
@@ -229,15 +229,7 @@ class SlackResource(dg.ConfigurableResource):
         team_id = self.team_for(report)
         if team_id is None:
             raise SlackDeliveryError("not_configured", "no Slack workspace is configured to answer in")
-        client = self.client(team_id)
-
-        def send(_previous: LedgerEntry | None) -> Sent:
-            posted = client.post_message(channel, None, text, thread_ts=thread_ts)
-            return Sent(posted.channel, posted.ts)
-
-        outcome = DeliveryLedger().deliver_once(
-            once, run_id=run_id, force=False, send=send, may_have_sent=lambda err: getattr(err, "may_have_posted", True),
-        )  # fmt: skip
+        outcome = _post_once(self.client(team_id), channel, None, text, once=once, run_id=run_id, thread_ts=thread_ts)
         where = f"the thread of {thread_ts} in {outcome.entry.channel}"
         return f"answered in {where} (ts {outcome.entry.ts})" if outcome.sent else f"already answered in {where}"
 
@@ -267,14 +259,7 @@ class SlackResource(dg.ConfigurableResource):
             client = self.client(team_id)
             channel = client.open_dm(where) if kind == "dm" else client.resolve_channel(where)
             if once is not None:
-                def send(_previous: LedgerEntry | None) -> Sent:
-                    posted = client.post_message(channel, blocks, text)
-                    return Sent(posted.channel, posted.ts)
-
-                outcome = DeliveryLedger().deliver_once(
-                    once, run_id=run_id or "", force=False, send=send,
-                    may_have_sent=lambda err: getattr(err, "may_have_posted", True),
-                )  # fmt: skip
+                outcome = _post_once(client, channel, blocks, text, once=once, run_id=run_id or "")
                 if not outcome.sent:
                     return f"notice already posted to {where} ({outcome.entry.channel}, ts {outcome.entry.ts}); not posted again"
                 return f"notice posted to {where} ({outcome.entry.channel}, ts {outcome.entry.ts})"
@@ -304,3 +289,19 @@ class SlackResource(dg.ConfigurableResource):
             if err.code not in _NOTHING_TO_EDIT:
                 raise
         return client.post_message(previous.channel, blocks, text)
+
+
+def _post_once(
+    client: SlackDelivery, channel: str, blocks: list | None, text: str, *, once: DeliveryKey, run_id: str,
+    thread_ts: str | None = None,
+) -> Delivered:
+    """One message (a notice, a thread answer) through the delivery ledger, once per ``once``;
+    a post Slack may have made (5xx, dropped connection) keeps its claim rather than risk a second."""
+
+    def send(_previous: LedgerEntry | None) -> Sent:
+        posted = client.post_message(channel, blocks, text, thread_ts=thread_ts)
+        return Sent(posted.channel, posted.ts)
+
+    return DeliveryLedger().deliver_once(
+        once, run_id=run_id, force=False, send=send, may_have_sent=lambda err: getattr(err, "may_have_posted", True)
+    )

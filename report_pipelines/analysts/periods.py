@@ -34,6 +34,7 @@ from report_pipelines.analysts.types import (
     Delta,
     Number,
     TargetProgress,
+    as_decimal,
 )
 from report_pipelines.models import PARTITION_FORMAT, ReportWindow
 
@@ -163,7 +164,7 @@ def check_anomaly(current: WindowFigures, history: list[WindowFigures], *, metri
         except UnknownMetric:
             earlier = None
         if earlier is not None and _finite(earlier):
-            past.append(_decimal(earlier))
+            past.append(as_decimal(earlier))
     base = dict(metric=metric, stat=stat, value=value, windows=windows, history=len(past))
     if value is None or not _finite(value):
         return AnomalyCheck(**base, reason=f"{stat} of {metric} has no value in this window")
@@ -176,7 +177,7 @@ def check_anomaly(current: WindowFigures, history: list[WindowFigures], *, metri
     mad = Decimal(median([abs(item - middle) for item in past]))
     spread = Decimal(str(threshold)) * MAD_SCALE * mad
     low, high = middle - spread, middle + spread
-    current_value = _decimal(value)
+    current_value = as_decimal(value)
     flagged = current_value < low or current_value > high
     side = "above" if current_value > high else "below" if current_value < low else "inside"
     return AnomalyCheck(
@@ -238,13 +239,10 @@ def _moment(value: Any, timezone: str) -> dt.datetime | None:
 
 def _finite(value: Number) -> bool:
     try:
-        return _decimal(value).is_finite()
+        return as_decimal(value).is_finite()
     except (InvalidOperation, ValueError):
         return False
 
-
-def _decimal(value: Number) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 def _to_text(value: Number | None) -> Any:
@@ -280,6 +278,16 @@ def comparison_lines(comparison: Comparison) -> list[str]:
     return lines
 
 
+def signal_lines(comparisons, anomaly: AnomalyCheck | None, targets) -> list[str]:
+    """Comparisons, the anomaly check and target progress as exact-figure lines (prompt, webhooks,
+    Teams, email)."""
+    lines = [line for comparison in comparisons for line in comparison_lines(comparison)]
+    if anomaly is not None:
+        lines.append(anomaly_line(anomaly))
+    lines.extend(target_line(target) for target in targets)
+    return lines
+
+
 def delta_text(delta: Delta) -> str:
     """``revenue total: 1,250 vs 1,000, ▲ +250 (+25.0%)``."""
     from report_pipelines.formatting import format_number
@@ -308,7 +316,7 @@ def anomaly_line(check: AnomalyCheck) -> str:
         return f"Anomaly check of {name}: {check.reason}"
     usual = f"{format_number(check.low)} to {format_number(check.high)} (median {format_number(check.median)} of the last {check.history} windows)"
     if check.flagged:
-        side = "above" if _decimal(check.value) > check.high else "below"
+        side = "above" if as_decimal(check.value) > check.high else "below"
         return f"⚠️ Anomaly: {name} {format_number(check.value)} is {side} the usual range {usual}"
     return f"No anomaly: {name} {format_number(check.value)} is within the usual range {usual}"
 

@@ -73,15 +73,15 @@ class Delta:
     def change(self) -> Decimal | None:
         if self.current is None or self.earlier is None:
             return None
-        return _decimal(self.current) - _decimal(self.earlier)
+        return as_decimal(self.current) - as_decimal(self.earlier)
 
     @property
     def change_pct(self) -> Decimal | None:
         """Percent change against the earlier value's size; None when that value is 0."""
         change = self.change
-        if change is None or _decimal(self.earlier) == 0:
+        if change is None or as_decimal(self.earlier) == 0:
             return None
-        return change / abs(_decimal(self.earlier)) * 100
+        return change / abs(as_decimal(self.earlier)) * 100
 
     @property
     def direction(self) -> str:
@@ -136,10 +136,11 @@ class TargetProgress:
     def percent(self) -> Decimal | None:
         if self.value is None:
             return None
-        return _decimal(self.value) / self.target * 100
+        return as_decimal(self.value) / self.target * 100
 
 
-def _decimal(value: Number) -> Decimal:
+def as_decimal(value: Number) -> Decimal:
+    """A figure as a Decimal, from its shortest repr (so 0.1 stays 0.1): compared and subtracted exactly."""
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 

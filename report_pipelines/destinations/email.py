@@ -87,7 +87,8 @@ def _plain(content: ReportContent) -> str:
     analysis = content.analysis
     lines = [content.title(), "", analysis.summary, "", "Key metrics:"]
     lines += [f"  {title}: {value}" for title, value in content.metric_facts()]
-    lines += ["", *content.signal_lines()] if content.signal_lines() else []
+    signals = content.signal_lines()
+    lines += ["", *signals] if signals else []
     for title, items in (("Insights", analysis.insights), ("Recommendations", analysis.recommendations)):
         if items:
             lines += ["", f"{title}:", *(f"  - {item}" for item in items)]

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 
-from report_pipelines.analysts.periods import anomaly_line, comparison_lines, target_line
+from report_pipelines.analysts.periods import signal_lines
 from report_pipelines.analysts.types import Analysis
-from report_pipelines.formatting import format_number
+from report_pipelines.formatting import format_number, json_figure
 from report_pipelines.models import Report, ReportWindow
 
 
@@ -35,8 +34,8 @@ class ReportContent:
             "metrics": {
                 "rows": analysis.row_count,
                 "columns": [
-                    {"column": m.column, "count": m.count, "total": _exact(m.total), "average": _exact(m.average),
-                     "min": _exact(m.minimum), "max": _exact(m.maximum)}
+                    {"column": m.column, "count": m.count, "total": json_figure(m.total), "average": json_figure(m.average),
+                     "min": json_figure(m.minimum), "max": json_figure(m.maximum)}
                     for m in analysis.metrics
                 ],
             },
@@ -47,11 +46,7 @@ class ReportContent:
         }  # fmt: skip
 
     def signal_lines(self) -> list[str]:
-        lines = [line for comparison in self.analysis.comparisons for line in comparison_lines(comparison)]
-        if self.analysis.anomaly is not None:
-            lines.append(anomaly_line(self.analysis.anomaly))
-        lines += [target_line(target) for target in self.analysis.targets]
-        return lines
+        return signal_lines(self.analysis.comparisons, self.analysis.anomaly, self.analysis.targets)
 
     def metric_facts(self) -> list[tuple[str, str]]:
         facts = [("Rows", format_number(self.analysis.row_count))]
@@ -62,18 +57,6 @@ class ReportContent:
 
     def title(self) -> str:
         return f"{self.report.name} — {self.window.describe()}"
-
-
-def _exact(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else str(value)
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return str(value)
 
 
 def cell_text(value: Any) -> str:

@@ -219,8 +219,7 @@ def report_actions(report_id: int, partition_key: str, run_url: str | None) -> d
     ]  # fmt: skip
     if run_url and len(run_url) <= MAX_BUTTON_URL_CHARS:
         # A button's url is plain text, not mrkdwn: encoded, never entity-escaped.
-        url = quote(clean(run_url).strip(), safe=":/?#[]@!$&'()*+,;=%~")
-        elements.append({"type": "button", "action_id": ACTION_OPEN, "url": url,
+        elements.append({"type": "button", "action_id": ACTION_OPEN, "url": _encoded_url(run_url),
                          "text": {"type": "plain_text", "text": "Open in Dagster"}})
     return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": elements}
 
@@ -416,8 +415,11 @@ def _safe_url(url: str) -> str:
     # `|` would end the URL inside Slack's <url|label> syntax and `>` the whole link; percent-
     # encoding them (and whitespace) keeps the address intact, then `&` is entity-escaped as
     # Slack asks for inside links.
-    encoded = quote(clean(url).strip(), safe=":/?#[]@!$&'()*+,;=%~")
-    return escape(encoded)
+    return escape(_encoded_url(url))
+
+
+def _encoded_url(url: str) -> str:
+    return quote(clean(url).strip(), safe=":/?#[]@!$&'()*+,;=%~")
 
 
 def _bullets(

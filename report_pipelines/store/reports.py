@@ -308,25 +308,13 @@ class ReportStore:
         self.create_tables()
         now = utcnow()
         with self.db.begin() as conn:
-            self._check_unique(conn, spec, exclude_id=None)
-            result = conn.execute(
-                scheduled_reports.insert().values(**_row_values(spec), created_at=now, updated_at=now)
-            )
-            report_id = result.inserted_primary_key[0]
+            report_id = self._insert(conn, spec, now)
         return self.get(int(report_id))
 
     def update(self, slug: str, spec: ReportSpec) -> Report:
         current = self.get_any(slug)  # a broken row is repaired by replacing it
         with self.db.begin() as conn:
-            self._check_unique(conn, spec, exclude_id=current.id)
-            conn.execute(
-                scheduled_reports.update()
-                .where(scheduled_reports.c.id == current.id)
-                .values(**_row_values(spec), updated_at=utcnow())
-            )
-            if getattr(current, "query", None) != spec.query:
-                # Figures kept for comparisons and anomaly checks came from the old query.
-                conn.execute(window_metrics.delete().where(window_metrics.c.report_id == current.id))
+            self._replace(conn, current.id, spec, utcnow())
         return self.get(current.id)
 
     def set_enabled(self, slug: str, enabled: bool) -> Report:
@@ -347,21 +335,35 @@ class ReportStore:
         now = utcnow()
         with self.db.begin() as conn:
             for report_id in deletes:
-                conn.execute(scheduled_reports.delete().where(scheduled_reports.c.id == report_id))
-                conn.execute(window_metrics.delete().where(window_metrics.c.report_id == report_id))
+                self._remove(conn, report_id)
             for report_id, spec, source in updates:
-                self._check_unique(conn, spec, exclude_id=report_id)
-                old_query = conn.execute(
-                    sa.select(scheduled_reports.c.query).where(scheduled_reports.c.id == report_id)
-                ).scalar()
-                conn.execute(scheduled_reports.update().where(scheduled_reports.c.id == report_id)
-                             .values(**_row_values(spec), source=source, updated_at=now))
-                if old_query != spec.query:
-                    conn.execute(window_metrics.delete().where(window_metrics.c.report_id == report_id))
+                self._replace(conn, report_id, spec, now, source=source)
             for spec, source in creates:
-                self._check_unique(conn, spec, exclude_id=None)
-                conn.execute(scheduled_reports.insert().values(**_row_values(spec), source=source, created_at=now,
-                                                               updated_at=now))
+                self._insert(conn, spec, now, source=source)
+
+    def _insert(self, conn: sa.Connection, spec: ReportSpec, now: dt.datetime, **extra) -> int:
+        self._check_unique(conn, spec, exclude_id=None)
+        result = conn.execute(
+            scheduled_reports.insert().values(**_row_values(spec), **extra, created_at=now, updated_at=now)
+        )
+        return result.inserted_primary_key[0]
+
+    def _replace(self, conn: sa.Connection, report_id: int, spec: ReportSpec, now: dt.datetime, **extra) -> None:
+        self._check_unique(conn, spec, exclude_id=report_id)
+        old_query = conn.execute(sa.select(scheduled_reports.c.query).where(scheduled_reports.c.id == report_id)).scalar()
+        conn.execute(
+            scheduled_reports.update()
+            .where(scheduled_reports.c.id == report_id)
+            .values(**_row_values(spec), **extra, updated_at=now)
+        )
+        if old_query != spec.query:
+            # Figures kept for comparisons and anomaly checks came from the old query.
+            conn.execute(window_metrics.delete().where(window_metrics.c.report_id == report_id))
+
+    @staticmethod
+    def _remove(conn: sa.Connection, report_id: int) -> None:
+        conn.execute(scheduled_reports.delete().where(scheduled_reports.c.id == report_id))
+        conn.execute(window_metrics.delete().where(window_metrics.c.report_id == report_id))
 
     def set_source(self, slug: str, source: str | None) -> Report:
         current = self.get(slug)
@@ -384,8 +386,7 @@ class ReportStore:
     def delete(self, slug: str) -> Report | BrokenReport:
         current = self.get_any(slug)
         with self.db.begin() as conn:
-            conn.execute(scheduled_reports.delete().where(scheduled_reports.c.id == current.id))
-            conn.execute(window_metrics.delete().where(window_metrics.c.report_id == current.id))
+            self._remove(conn, current.id)
         return current
 
 
