@@ -100,8 +100,8 @@ def api(host: str, port: int) -> None:
 
 @main.command("slack-listen")
 def slack_listen() -> None:
-    """Handle Slack's buttons over Socket Mode (no public URL): connects with SLACK_APP_TOKEN
-    (xapp-…) and runs until interrupted."""
+    """Handle Slack's buttons and thread questions over Socket Mode (no public URL): connects with
+    SLACK_APP_TOKEN (xapp-…) and runs until interrupted."""
     import signal
     import threading
 
